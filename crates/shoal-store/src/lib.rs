@@ -1,0 +1,26 @@
+//! The cluster store: in-memory tables with indexes, `view`/`update` transactions with
+//! optimistic concurrency (`Meta.Version.Index` is the Raft index of the last write; a stale
+//! one fails with "update out of sequence"), change events ending in a commit marker, `watch`
+//! and `view_and_watch`. Every write is a Raft entry (openraft) whose log, vote and snapshots
+//! live in one redb file; snapshots are taken every 10,000 entries by default.
+//!
+//! Layer L2: depends on shoal-types and shoal-proto only; never on manager, agent or HTTP code.
+#![forbid(unsafe_code)]
+
+mod disk;
+mod error;
+mod log_store;
+mod network;
+mod raft_types;
+mod state_machine;
+mod store;
+mod tables;
+mod tx;
+
+pub use disk::FORMAT_VERSION;
+pub use error::StoreError;
+pub use network::{Connector, Network, RaftService};
+pub use raft_types::{NodeId, Raft, TypeConfig};
+pub use store::{Store, StoreConfig};
+pub use tables::Tables;
+pub use tx::{Action, Event, ReadTx, Transaction, WriteTx};

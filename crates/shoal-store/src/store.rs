@@ -1,0 +1,199 @@
+//! The store facade: consistent reads of the in-memory tables, writes committed through Raft,
+//! and change events.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, SystemTime};
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, SnapshotPolicy};
+use tokio::sync::broadcast;
+use tracing::info;
+
+use crate::disk;
+use crate::error::StoreError;
+use crate::log_store::LogStore;
+use crate::network::{Connector, Network};
+use crate::raft_types::{NodeId, Raft};
+use crate::state_machine::{Shared, StateMachine};
+use crate::tables::Tables;
+use crate::tx::{Event, ReadTx, Transaction, WriteTx};
+
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Directory of the redb file.
+    pub dir: PathBuf,
+    /// This manager's Raft member ID.
+    pub raft_id: NodeId,
+    /// Take a snapshot (and compact the log) every this many entries.
+    pub snapshot_interval: u64,
+    /// Entries kept behind a snapshot for slow followers.
+    pub keep_entries: u64,
+    pub heartbeat: Duration,
+    pub election_timeout: (Duration, Duration),
+}
+
+impl StoreConfig {
+    /// Defaults: snapshots every 10,000 entries as swarmkit; faster elections than swarmkit's
+    /// 10 s because a small cluster wants its writes back within a couple of seconds.
+    pub fn new(dir: PathBuf, raft_id: NodeId) -> Self {
+        Self {
+            dir,
+            raft_id,
+            snapshot_interval: 10_000,
+            keep_entries: 500,
+            heartbeat: Duration::from_millis(250),
+            election_timeout: (Duration::from_millis(1000), Duration::from_millis(2000)),
+        }
+    }
+}
+
+/// Capacity of the event channel; a watcher that falls further behind gets `Lagged` and must
+/// re-read the state (every loop is level-triggered anyway).
+const EVENT_BUFFER: usize = 16 * 1024;
+
+/// The replicated cluster store.
+#[derive(Clone)]
+pub struct Store {
+    raft: Raft,
+    shared: Arc<Shared>,
+    raft_id: NodeId,
+    /// Held weakly so `shutdown` can wait until Raft's tasks have let go of the file.
+    db: Weak<redb::Database>,
+}
+
+impl Store {
+    /// Opens the data directory (creating it if new) and starts this manager's Raft node.
+    /// A restarted node replays its log on top of its latest snapshot before serving.
+    pub async fn open(cfg: StoreConfig, connector: Arc<dyn Connector>) -> Result<Store, StoreError> {
+        let db = disk::open(&cfg.dir)?;
+        let shared = Arc::new(Shared {
+            tables: RwLock::new(Tables::default()),
+            events: broadcast::channel(EVENT_BUFFER).0,
+        });
+        let sm = StateMachine::restore(db.clone(), shared.clone())
+            .map_err(|e| StoreError::Disk(format!("cannot load the snapshot: {e}")))?;
+        let raft_cfg = openraft::Config {
+            cluster_name: "shoal".into(),
+            heartbeat_interval: cfg.heartbeat.as_millis() as u64,
+            election_timeout_min: cfg.election_timeout.0.as_millis() as u64,
+            election_timeout_max: cfg.election_timeout.1.as_millis() as u64,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_interval),
+            max_in_snapshot_log_to_keep: cfg.keep_entries,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| StoreError::Disk(format!("invalid raft configuration: {e}")))?;
+        let weak = Arc::downgrade(&db);
+        let raft = Raft::new(cfg.raft_id, Arc::new(raft_cfg), Network::new(connector), LogStore::new(db), sm)
+            .await
+            .map_err(|e| StoreError::Disk(format!("cannot start raft: {e}")))?;
+        Ok(Store { raft, shared, raft_id: cfg.raft_id, db: weak })
+    }
+
+    /// Makes this node the single voter of a new cluster (`swarm init`).
+    pub async fn bootstrap(&self, addr: &str) -> Result<(), StoreError> {
+        let members = BTreeMap::from([(self.raft_id, BasicNode { addr: addr.to_string() })]);
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot initialise raft: {e}")))?;
+        self.wait_leader(Duration::from_secs(10)).await
+    }
+
+    /// Waits until this node leads (single-node clusters after start-up).
+    pub async fn wait_leader(&self, timeout: Duration) -> Result<(), StoreError> {
+        let me = self.raft_id;
+        self.raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader == Some(me), "this node leads")
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(format!("no leader: {e}")))
+    }
+
+    /// The underlying Raft node (for the transport service and membership changes).
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// This manager's Raft member ID.
+    pub fn raft_id(&self) -> NodeId {
+        self.raft_id
+    }
+
+    /// True when this node is the Raft leader right now.
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.raft_id)
+    }
+
+    /// Runs `f` on a consistent view of the committed state.
+    pub fn view<R>(&self, f: impl FnOnce(&ReadTx<'_>) -> R) -> R {
+        let tables = self.shared.tables.read().expect("tables lock");
+        f(&ReadTx { tables: &tables })
+    }
+
+    /// Builds a transaction with `f` and commits it through Raft. The closure is synchronous
+    /// (no `.await` inside a transaction); its preconditions are checked again at apply time,
+    /// so a concurrent change makes this fail instead of being overwritten.
+    pub async fn update<R, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let (result, actions) = {
+            let tables = self.shared.tables.read().expect("tables lock");
+            let mut tx = WriteTx::new(&tables);
+            let result = f(&mut tx)?;
+            (result, tx.into_actions())
+        };
+        if actions.is_empty() {
+            return Ok(result);
+        }
+        let timestamp = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
+        self.propose(Transaction { actions, timestamp }).await?;
+        Ok(result)
+    }
+
+    async fn propose(&self, tx: Transaction) -> Result<(), StoreError> {
+        match self.raft.client_write(tx).await {
+            Ok(resp) => resp.data.result,
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(StoreError::NotLeader { leader: f.leader_node.map(|n| n.addr) })
+            }
+            Err(e) => Err(StoreError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Change events from now on.
+    pub fn watch(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// A view and a subscription taken atomically: every change after the view is delivered.
+    pub fn view_and_watch<R>(
+        &self,
+        f: impl FnOnce(&ReadTx<'_>) -> R,
+    ) -> (R, broadcast::Receiver<Event>) {
+        let tables = self.shared.tables.read().expect("tables lock");
+        // Events are sent under the write lock, so subscribing under the read lock is exact.
+        let rx = self.shared.events.subscribe();
+        (f(&ReadTx { tables: &tables }), rx)
+    }
+
+    /// Stops the Raft node (pending writes fail) and waits until its tasks have closed the
+    /// data file, so the same directory can be opened again in this process.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            info!(error = %e, "raft shutdown");
+        }
+        for _ in 0..500 {
+            if self.db.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tracing::warn!("raft tasks still hold the store file after 5 s");
+    }
+}

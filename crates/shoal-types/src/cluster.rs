@@ -1,0 +1,228 @@
+//! Cluster: the swarm-wide settings object (`GET /swarm`), one per swarm, named "default".
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::meta::Meta;
+use crate::node::TlsInfo;
+
+/// Nanoseconds in a second, for the Engine API's integer durations.
+pub const SECOND_NS: i64 = 1_000_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OrchestrationConfig {
+    /// Tasks kept per slot; negative keeps all. Docker's default is 5.
+    #[serde(default)]
+    pub task_history_retention_limit: i64,
+}
+
+impl Default for OrchestrationConfig {
+    fn default() -> Self {
+        Self { task_history_retention_limit: 5 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RaftConfig {
+    #[serde(default)]
+    pub snapshot_interval: u64,
+    #[serde(default)]
+    pub keep_old_snapshots: u64,
+    #[serde(default)]
+    pub log_entries_for_slow_followers: u64,
+    #[serde(default)]
+    pub election_tick: i64,
+    #[serde(default)]
+    pub heartbeat_tick: i64,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        Self {
+            snapshot_interval: 10_000,
+            keep_old_snapshots: 0,
+            log_entries_for_slow_followers: 500,
+            election_tick: 10,
+            heartbeat_tick: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DispatcherConfig {
+    /// Nanoseconds between agent heartbeats (default 5 s).
+    #[serde(default)]
+    pub heartbeat_period: i64,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self { heartbeat_period: 5 * SECOND_NS }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CaConfig {
+    /// Nanoseconds a node certificate is valid (default 90 days).
+    #[serde(default)]
+    pub node_cert_expiry: i64,
+    #[serde(default, rename = "ExternalCAs", skip_serializing_if = "Vec::is_empty")]
+    pub external_cas: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub force_rotate: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        Self { node_cert_expiry: 90 * 24 * 3600 * SECOND_NS, external_cas: vec![], force_rotate: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EncryptionConfig {
+    #[serde(default)]
+    pub auto_lock_managers: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskDefaults {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_driver: Option<serde_json::Value>,
+}
+
+/// `Spec` of the cluster: what `docker swarm update` changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SwarmSpec {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, deserialize_with = "crate::validate::null_as_default")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub orchestration: OrchestrationConfig,
+    #[serde(default)]
+    pub raft: RaftConfig,
+    #[serde(default)]
+    pub dispatcher: DispatcherConfig,
+    #[serde(default, rename = "CAConfig")]
+    pub ca_config: CaConfig,
+    #[serde(default)]
+    pub encryption_config: EncryptionConfig,
+    #[serde(default)]
+    pub task_defaults: TaskDefaults,
+}
+
+impl Default for SwarmSpec {
+    fn default() -> Self {
+        Self {
+            name: "default".into(),
+            labels: BTreeMap::new(),
+            orchestration: OrchestrationConfig::default(),
+            raft: RaftConfig::default(),
+            dispatcher: DispatcherConfig::default(),
+            ca_config: CaConfig::default(),
+            encryption_config: EncryptionConfig::default(),
+            task_defaults: TaskDefaults::default(),
+        }
+    }
+}
+
+/// The tokens `docker swarm join` takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JoinTokens {
+    pub worker: String,
+    pub manager: String,
+}
+
+/// Cluster material that must be replicated but never shown: the root CA's private key.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClusterSecrets {
+    #[serde(rename = "RootCACert", default)]
+    pub root_ca_cert: String,
+    #[serde(rename = "RootCAKey", default)]
+    pub root_ca_key: String,
+}
+
+impl std::fmt::Debug for ClusterSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterSecrets").finish_non_exhaustive()
+    }
+}
+
+/// The stored cluster object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Cluster {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(flatten)]
+    pub meta: Meta,
+    pub spec: SwarmSpec,
+    #[serde(rename = "TLSInfo", default)]
+    pub tls_info: TlsInfo,
+    #[serde(default)]
+    pub root_rotation_in_progress: bool,
+    #[serde(default)]
+    pub default_addr_pool: Vec<String>,
+    #[serde(default)]
+    pub subnet_size: u32,
+    #[serde(default)]
+    pub data_path_port: u32,
+    #[serde(default)]
+    pub join_tokens: JoinTokens,
+    #[serde(rename = "ShoalSecrets", default)]
+    pub secrets: ClusterSecrets,
+}
+
+/// `GET /swarm`: the cluster info plus its join tokens (never the CA key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Swarm {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(flatten)]
+    pub meta: Meta,
+    pub spec: SwarmSpec,
+    #[serde(rename = "TLSInfo", default)]
+    pub tls_info: TlsInfo,
+    #[serde(default)]
+    pub root_rotation_in_progress: bool,
+    #[serde(default)]
+    pub default_addr_pool: Vec<String>,
+    #[serde(default)]
+    pub subnet_size: u32,
+    #[serde(default)]
+    pub data_path_port: u32,
+    #[serde(default)]
+    pub join_tokens: JoinTokens,
+}
+
+impl Cluster {
+    /// The cluster as `GET /swarm` shows it.
+    pub fn to_api(&self) -> Swarm {
+        Swarm {
+            id: self.id.clone(),
+            meta: self.meta.clone(),
+            spec: self.spec.clone(),
+            tls_info: self.tls_info.clone(),
+            root_rotation_in_progress: self.root_rotation_in_progress,
+            default_addr_pool: self.default_addr_pool.clone(),
+            subnet_size: self.subnet_size,
+            data_path_port: self.data_path_port,
+            join_tokens: self.join_tokens.clone(),
+        }
+    }
+}

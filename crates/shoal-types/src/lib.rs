@@ -1,0 +1,29 @@
+//! The shoal object model: Cluster, Node, Task (and, as their issues land, Service, Network,
+//! Secret, Config), each shaped exactly like the Docker Engine API's JSON (PascalCase) so one
+//! model serves the store, the cluster wire and the HTTP API.
+//!
+//! `Spec` is written only by users, `Status` only by the system; `Meta` carries the version
+//! used for optimistic concurrency. This crate is layer L0: it must not depend on tokio, hyper,
+//! a Docker client or any other IO crate, and it never reads a clock (callers pass times in).
+#![forbid(unsafe_code)]
+
+pub mod cluster;
+pub mod error;
+pub mod id;
+pub mod info;
+pub mod meta;
+pub mod node;
+pub mod object;
+pub mod task;
+pub mod validate;
+
+pub use cluster::{Cluster, ClusterSecrets, JoinTokens, Swarm, SwarmSpec};
+pub use error::{Error, ErrorKind};
+pub use id::new_id;
+pub use meta::{Meta, Version};
+pub use node::{
+    Availability, EngineDescription, ManagerStatus, Node, NodeDescription, NodeRole, NodeSpec,
+    NodeState, NodeStatus, Platform, Reachability, Resources, TlsInfo,
+};
+pub use object::{Kind, Object, StoreObject};
+pub use task::{Task, TaskState, TaskStatus};
