@@ -28,7 +28,7 @@ use std::time::Duration;
 
 pub use bootstrap::insecure_bootstrap_client_config;
 pub use error::CaError;
-pub use identity::{CertIdentity, identity_from_der, identity_from_pem};
+pub use identity::{CertIdentity, identity_from_der, identity_from_pem, issuer_info};
 pub use node::{NodeCert, generate_csr};
 pub use root::{RootCa, root_digest};
 pub use tls::{

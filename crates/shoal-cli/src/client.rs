@@ -1,7 +1,7 @@
 //! A small HTTP/1.1 client for the Docker Engine API over a unix socket or TCP.
 //!
 //! One connection per request: the CLI makes a handful of calls per command, so pooling would
-//! only add state. Paths are versioned (`/v1.47/...`) like the docker CLI's, after an optional
+//! only add state. Paths are versioned (`/v1.47/...`) like the docker CLI's, after a lazy
 //! `HEAD /_ping` negotiation that lowers the version for older daemons.
 
 use std::collections::BTreeMap;
@@ -43,7 +43,9 @@ pub struct Client {
     endpoint: Endpoint,
     /// The `-H` value as given, for error messages.
     host: String,
-    api_version: String,
+    /// Set by the first versioned request (`HEAD /_ping`), as the docker CLI negotiates
+    /// lazily: a command that fails its own checks first never touches the daemon.
+    api_version: tokio::sync::OnceCell<String>,
 }
 
 impl Client {
@@ -55,7 +57,9 @@ impl Client {
                 return Err(invalid());
             }
             Endpoint::Unix(PathBuf::from(path))
-        } else if let Some(rest) = host.strip_prefix("tcp://").or_else(|| host.strip_prefix("http://"))
+        } else if let Some(rest) = host
+            .strip_prefix("tcp://")
+            .or_else(|| host.strip_prefix("http://"))
         {
             let authority = rest.trim_end_matches('/');
             if authority.is_empty() || authority.contains('/') {
@@ -65,36 +69,43 @@ impl Client {
         } else {
             return Err(invalid());
         };
-        Ok(Client { endpoint, host: host.to_string(), api_version: API_VERSION.to_string() })
+        Ok(Client {
+            endpoint,
+            host: host.to_string(),
+            api_version: tokio::sync::OnceCell::new(),
+        })
     }
 
-    /// The API version used in request paths.
+    /// The API version in use: the negotiated one, or ours before negotiation.
     pub fn api_version(&self) -> &str {
-        &self.api_version
+        self.api_version.get().map_or(API_VERSION, String::as_str)
     }
 
-    /// `HEAD /_ping` and use min(ours, the daemon's `Api-Version`), as the docker CLI does.
-    /// Only connection failures are errors: a daemon that answers oddly keeps our version.
-    pub async fn negotiate(&mut self) -> Result<(), CliError> {
-        let reply = match self.head("/_ping").await {
-            Ok(r) => r,
-            Err(e @ (CliError::Connect { .. } | CliError::PermissionDenied { .. })) => {
-                return Err(e);
+    /// `HEAD /_ping` once and use min(ours, the daemon's `Api-Version`), as the docker CLI
+    /// does. Only connection failures are errors: a daemon that answers oddly keeps ours.
+    pub async fn negotiate(&self) -> Result<&str, CliError> {
+        let version = self.api_version.get_or_try_init(|| async {
+            match self.head("/_ping").await {
+                Ok(reply) => {
+                    let theirs = reply
+                        .headers
+                        .get("api-version")
+                        .and_then(|v| v.to_str().ok());
+                    Ok(match theirs {
+                        Some(v) if version_less(v, API_VERSION) => v.to_string(),
+                        _ => API_VERSION.to_string(),
+                    })
+                }
+                Err(e @ (CliError::Connect { .. } | CliError::PermissionDenied { .. })) => Err(e),
+                Err(_) => Ok(API_VERSION.to_string()),
             }
-            Err(_) => return Ok(()),
-        };
-        let theirs = reply.headers.get("api-version").and_then(|v| v.to_str().ok());
-        if let Some(theirs) = theirs
-            && version_less(theirs, &self.api_version)
-        {
-            self.api_version = theirs.to_string();
-        }
-        Ok(())
+        });
+        version.await.map(String::as_str)
     }
 
-    /// The versioned path for an API path (`/nodes` → `/v1.47/nodes`).
-    pub fn versioned(&self, path: &str) -> String {
-        format!("/v{}{}", self.api_version, path)
+    /// The versioned path for an API path (`/nodes` → `/v1.47/nodes`), negotiating first.
+    pub async fn versioned(&self, path: &str) -> Result<String, CliError> {
+        Ok(versioned_path(self.negotiate().await?, path))
     }
 
     /// `HEAD` an unversioned path (used for `/_ping`); non-2xx is an error.
@@ -109,7 +120,10 @@ impl Client {
 
     /// `GET` a versioned path and return the body as received.
     pub async fn get_raw(&self, path: &str) -> Result<Bytes, CliError> {
-        Ok(self.request(Method::GET, self.versioned(path), None).await?.body)
+        Ok(self
+            .request(Method::GET, self.versioned(path).await?, None)
+            .await?
+            .body)
     }
 
     /// `POST` a JSON body to a versioned path and decode the JSON answer.
@@ -124,17 +138,25 @@ impl Client {
     /// `POST` a JSON body to a versioned path and return the answer's bytes (often empty).
     pub async fn post_raw(&self, path: &str, body: &impl Serialize) -> Result<Bytes, CliError> {
         let json = serde_json::to_vec(body).map_err(|e| CliError::msg(e.to_string()))?;
-        Ok(self.request(Method::POST, self.versioned(path), Some(json)).await?.body)
+        Ok(self
+            .request(Method::POST, self.versioned(path).await?, Some(json))
+            .await?
+            .body)
     }
 
     /// `POST` with no body (e.g. `/swarm/leave`), as the docker client sends it.
     pub async fn post_empty(&self, path: &str) -> Result<Bytes, CliError> {
-        Ok(self.request(Method::POST, self.versioned(path), None).await?.body)
+        Ok(self
+            .request(Method::POST, self.versioned(path).await?, None)
+            .await?
+            .body)
     }
 
     /// `DELETE` a versioned path.
     pub async fn delete(&self, path: &str) -> Result<(), CliError> {
-        self.request(Method::DELETE, self.versioned(path), None).await.map(|_| ())
+        self.request(Method::DELETE, self.versioned(path).await?, None)
+            .await
+            .map(|_| ())
     }
 
     async fn request(
@@ -146,11 +168,15 @@ impl Client {
         let req = self.build(method, &path, json)?;
         let reply = match &self.endpoint {
             Endpoint::Unix(p) => {
-                let stream = UnixStream::connect(p).await.map_err(|e| self.connect_error(e))?;
+                let stream = UnixStream::connect(p)
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
                 exchange(TokioIo::new(stream), req).await?
             }
             Endpoint::Tcp(addr) => {
-                let stream = TcpStream::connect(addr).await.map_err(|e| self.connect_error(e))?;
+                let stream = TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
                 exchange(TokioIo::new(stream), req).await?
             }
         };
@@ -175,7 +201,10 @@ impl Client {
         let mut b = Request::builder()
             .method(method)
             .uri(path)
-            .header(HOST, HeaderValue::from_str(host).map_err(|e| CliError::msg(e.to_string()))?)
+            .header(
+                HOST,
+                HeaderValue::from_str(host).map_err(|e| CliError::msg(e.to_string()))?,
+            )
             .header(USER_AGENT, concat!("shoal-cli/", env!("CARGO_PKG_VERSION")));
         let body = match json {
             Some(bytes) => {
@@ -184,14 +213,20 @@ impl Client {
             }
             None => Bytes::new(),
         };
-        b.body(Full::new(body)).map_err(|e| CliError::msg(format!("invalid request: {e}")))
+        b.body(Full::new(body))
+            .map_err(|e| CliError::msg(format!("invalid request: {e}")))
     }
 
     fn connect_error(&self, e: std::io::Error) -> CliError {
         if e.kind() == std::io::ErrorKind::PermissionDenied {
-            CliError::PermissionDenied { host: self.host.clone(), detail: e.to_string() }
+            CliError::PermissionDenied {
+                host: self.host.clone(),
+                detail: e.to_string(),
+            }
         } else {
-            CliError::Connect { host: self.host.clone() }
+            CliError::Connect {
+                host: self.host.clone(),
+            }
         }
     }
 }
@@ -202,7 +237,9 @@ where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let transport = |e: hyper::Error| CliError::Transport(e.to_string());
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(transport)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(transport)?;
     // The connection future drives the socket; it ends when the response is read.
     tokio::spawn(async move {
         let _ = conn.await;
@@ -210,7 +247,11 @@ where
     let resp = sender.send_request(req).await.map_err(transport)?;
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.map_err(transport)?.to_bytes();
-    Ok(Reply { status: parts.status, headers: parts.headers, body })
+    Ok(Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
 }
 
 /// The docker client's reading of an error answer (`checkResponseErr`): JSON `message` when
@@ -242,6 +283,11 @@ fn daemon_error(reply: &Reply) -> CliError {
     CliError::Daemon { status, message }
 }
 
+/// `/v{version}{path}`.
+fn versioned_path(version: &str, path: &str) -> String {
+    format!("/v{version}{path}")
+}
+
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, CliError> {
     serde_json::from_slice(body).map_err(|e| CliError::Decode(e.to_string()))
 }
@@ -251,7 +297,11 @@ fn with_default_port(authority: &str, port: u16) -> String {
         Some(end) => authority[end..].contains(':'),
         None => authority.contains(':'),
     };
-    if has_port { authority.to_string() } else { format!("{authority}:{port}") }
+    if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:{port}")
+    }
 }
 
 /// True when API version `a` is older than `b` (`1.41` < `1.47`).
@@ -278,9 +328,15 @@ pub fn query_escape(s: &str) -> String {
 /// `?k=v&…` with keys sorted, as Go's `url.Values.Encode` writes it; empty for no pairs.
 pub fn query(pairs: &[(&str, String)]) -> String {
     let sorted: BTreeMap<&str, &String> = pairs.iter().map(|(k, v)| (*k, v)).collect();
-    let parts: Vec<String> =
-        sorted.iter().map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v))).collect();
-    if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    let parts: Vec<String> = sorted
+        .iter()
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
 }
 
 /// The `filters` parameter: `{"role":["manager"]}` (the list form every daemon version reads).
@@ -294,56 +350,5 @@ pub fn path_escape(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_parse() {
-        let c = Client::new("unix:///run/shoal/shoal.sock").unwrap();
-        assert_eq!(c.endpoint, Endpoint::Unix("/run/shoal/shoal.sock".into()));
-        let c = Client::new("tcp://10.0.0.1:2375").unwrap();
-        assert_eq!(c.endpoint, Endpoint::Tcp("10.0.0.1:2375".into()));
-        let c = Client::new("http://localhost").unwrap();
-        assert_eq!(c.endpoint, Endpoint::Tcp("localhost:2375".into()));
-        let c = Client::new("tcp://[::1]:9000/").unwrap();
-        assert_eq!(c.endpoint, Endpoint::Tcp("[::1]:9000".into()));
-        for bad in ["", "/run/x.sock", "unix://", "https://h:1", "tcp://", "ssh://h"] {
-            assert!(matches!(Client::new(bad), Err(CliError::InvalidHost(_))), "{bad}");
-        }
-    }
-
-    #[test]
-    fn urls_are_versioned_and_escaped() {
-        let c = Client::new("unix:///x.sock").unwrap();
-        assert_eq!(c.versioned("/nodes/abc"), "/v1.47/nodes/abc");
-        assert_eq!(query(&[]), "");
-        let q = query(&[
-            ("version", "12".into()),
-            ("rotateWorkerToken", "true".into()),
-            ("rotateManagerToken", "false".into()),
-        ]);
-        assert_eq!(q, "?rotateManagerToken=false&rotateWorkerToken=true&version=12");
-        assert_eq!(query_escape("a b/c"), "a+b%2Fc");
-        assert_eq!(path_escape("my node"), "my%20node");
-    }
-
-    #[test]
-    fn filters_encode_as_docker_sends_them() {
-        let mut f = BTreeMap::new();
-        f.insert("role".to_string(), vec!["manager".to_string()]);
-        let json = filters_json(&f);
-        assert_eq!(json, r#"{"role":["manager"]}"#);
-        assert_eq!(
-            query(&[("filters", json)]),
-            "?filters=%7B%22role%22%3A%5B%22manager%22%5D%7D"
-        );
-    }
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert!(version_less("1.41", "1.47"));
-        assert!(version_less("1.9", "1.47"));
-        assert!(!version_less("1.50", "1.47"));
-        assert!(!version_less("1.47", "1.47"));
-    }
-}
+#[path = "client_tests.rs"]
+mod tests;

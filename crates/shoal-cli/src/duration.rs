@@ -38,7 +38,9 @@ pub fn parse_duration(orig: &str) -> Result<i64, String> {
     let mut total: u64 = 0;
     while !s.is_empty() {
         let (value, rest) = leading_number(s).ok_or_else(invalid)?;
-        let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if unit_len == 0 {
             return Err(format!("time: missing unit in duration \"{orig}\""));
         }
@@ -46,9 +48,15 @@ pub fn parse_duration(orig: &str) -> Result<i64, String> {
         let per = unit(name)
             .ok_or_else(|| format!("time: unknown unit \"{name}\" in duration \"{orig}\""))?;
         let (int, frac) = value;
-        let mut v = int.checked_mul(per).filter(|v| *v <= 1 << 63).ok_or_else(invalid)?;
+        let mut v = int
+            .checked_mul(per)
+            .filter(|v| *v <= 1 << 63)
+            .ok_or_else(invalid)?;
         v += (frac * per as f64) as u64;
-        total = total.checked_add(v).filter(|t| *t <= 1 << 63).ok_or_else(invalid)?;
+        total = total
+            .checked_add(v)
+            .filter(|t| *t <= 1 << 63)
+            .ok_or_else(invalid)?;
         s = &rest[unit_len..];
     }
     if neg {
@@ -60,12 +68,18 @@ pub fn parse_duration(orig: &str) -> Result<i64, String> {
 /// `[0-9]*(\.[0-9]*)?` with at least one digit: (integer part, fraction as f64 in [0,1)).
 fn leading_number(s: &str) -> Option<((u64, f64), &str)> {
     let int_len = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let int = if int_len == 0 { 0 } else { s[..int_len].parse::<u64>().ok()? };
+    let int = if int_len == 0 {
+        0
+    } else {
+        s[..int_len].parse::<u64>().ok()?
+    };
     let mut rest = &s[int_len..];
     let mut frac = 0.0;
     let mut frac_len = 0;
     if let Some(after) = rest.strip_prefix('.') {
-        frac_len = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+        frac_len = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
         if frac_len > 0 {
             frac = format!("0.{}", &after[..frac_len]).parse().ok()?;
         }
@@ -126,7 +140,11 @@ fn format_g4(v: f64) -> String {
     let exp = v.abs().log10().floor() as i32;
     let decimals = (3 - exp).max(0) as usize;
     let s = format!("{v:.decimals$}");
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -145,9 +163,18 @@ mod tests {
         assert_eq!(parse_duration("10µs"), Ok(10_000));
         assert_eq!(parse_duration("-2m"), Ok(-120 * S as i64));
         assert_eq!(parse_duration("0"), Ok(0));
-        assert_eq!(parse_duration("x"), Err("time: invalid duration \"x\"".into()));
-        assert_eq!(parse_duration(""), Err("time: invalid duration \"\"".into()));
-        assert_eq!(parse_duration("1"), Err("time: missing unit in duration \"1\"".into()));
+        assert_eq!(
+            parse_duration("x"),
+            Err("time: invalid duration \"x\"".into())
+        );
+        assert_eq!(
+            parse_duration(""),
+            Err("time: invalid duration \"\"".into())
+        );
+        assert_eq!(
+            parse_duration("1"),
+            Err("time: missing unit in duration \"1\"".into())
+        );
         assert_eq!(
             parse_duration("1d"),
             Err("time: unknown unit \"d\" in duration \"1d\"".into())

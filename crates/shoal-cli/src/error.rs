@@ -76,10 +76,18 @@ mod tests {
 
     #[test]
     fn texts_match_docker() {
-        let e = CliError::Daemon { status: 404, message: "node x not found".into() };
-        assert_eq!(e.to_string(), "Error response from daemon: node x not found");
+        let e = CliError::Daemon {
+            status: 404,
+            message: "node x not found".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: node x not found"
+        );
         assert_eq!(e.exit_code(), 1);
-        let e = CliError::Connect { host: "unix:///run/shoal/shoal.sock".into() };
+        let e = CliError::Connect {
+            host: "unix:///run/shoal/shoal.sock".into(),
+        };
         assert_eq!(
             e.to_string(),
             "Cannot connect to the shoal daemon at unix:///run/shoal/shoal.sock. \

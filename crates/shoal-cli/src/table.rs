@@ -12,7 +12,13 @@ use std::cmp::Ordering;
 /// padding 1`.
 pub fn tabwrite(text: &str, minwidth: usize, padding: usize) -> String {
     let lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
-    let mut w = Tab { lines: &lines, minwidth, padding, widths: Vec::new(), out: String::new() };
+    let mut w = Tab {
+        lines: &lines,
+        minwidth,
+        padding,
+        widths: Vec::new(),
+        out: String::new(),
+    };
     w.format(0, lines.len());
     w.out
 }
@@ -90,7 +96,10 @@ pub fn pretty_print(s: &str) -> String {
     match (chars.next(), s.chars().count()) {
         (None, _) => String::new(),
         (Some(c), 1) => c.to_lowercase().collect(),
-        (Some(c), _) => c.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+        (Some(c), _) => c
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
     }
 }
 
@@ -102,7 +111,11 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     while i < a.len() && j < b.len() {
         let (da, db) = (a[i].is_ascii_digit(), b[j].is_ascii_digit());
         if da != db {
-            return if da { Ordering::Less } else { Ordering::Greater };
+            return if da {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         if !da {
             if a[i] != b[j] {
@@ -152,9 +165,30 @@ mod tests {
     #[test]
     fn node_table_matches_docker_golden() {
         let rows = vec![
-            row(&["ID  ", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"]),
-            row(&["nodeID1  ", "foobar_baz", "Foo", "Drain", "Leader", "18.03.0-ce"]),
-            row(&["nodeID2  ", "foobar_bar", "Bar", "Active", "Reachable", "1.2.3"]),
+            row(&[
+                "ID  ",
+                "HOSTNAME",
+                "STATUS",
+                "AVAILABILITY",
+                "MANAGER STATUS",
+                "ENGINE VERSION",
+            ]),
+            row(&[
+                "nodeID1  ",
+                "foobar_baz",
+                "Foo",
+                "Drain",
+                "Leader",
+                "18.03.0-ce",
+            ]),
+            row(&[
+                "nodeID2  ",
+                "foobar_bar",
+                "Bar",
+                "Active",
+                "Reachable",
+                "1.2.3",
+            ]),
             row(&["nodeID3  ", "foobar_boo", "Boo", "Active", "", ""]),
         ];
         let want = "ID          HOSTNAME     STATUS    AVAILABILITY   MANAGER STATUS   ENGINE VERSION\n\
@@ -175,7 +209,8 @@ mod tests {
     /// A line without tabs ends a column block, as in `docker version`'s sections.
     #[test]
     fn blocks_are_separate() {
-        let text = "Client:\n Version:\t1\n API version:\t1.47\n\nServer:\n Engine:\n  Version:\t2\n";
+        let text =
+            "Client:\n Version:\t1\n API version:\t1.47\n\nServer:\n Engine:\n  Version:\t2\n";
         let want = "Client:\n Version:           1\n API version:       1.47\n\nServer:\n Engine:\n  Version:          2\n";
         assert_eq!(tabwrite(text, 20, 1), want);
     }
@@ -204,6 +239,9 @@ mod tests {
     fn natural_order() {
         let mut v = vec!["node10", "node2", "alpha", "node1", "node02", "Node3", "1x"];
         v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(v, ["1x", "Node3", "alpha", "node1", "node2", "node02", "node10"]);
+        assert_eq!(
+            v,
+            ["1x", "Node3", "alpha", "node1", "node2", "node02", "node10"]
+        );
     }
 }

@@ -30,7 +30,9 @@ fn parse(s: &str) -> Option<Stamp> {
     let mut rest = &s[19..];
     let mut frac = String::new();
     if let Some(after) = rest.strip_prefix('.') {
-        let n = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+        let n = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
         frac = after[..n.min(9)].to_string();
         rest = &after[n..];
     }
@@ -48,7 +50,16 @@ fn parse(s: &str) -> Option<Stamp> {
         _ => return None,
     };
     let year = s[..4].parse().ok()?;
-    Some(Stamp { year, month, day, hour, min, sec, frac, offset })
+    Some(Stamp {
+        year,
+        month,
+        day,
+        hour,
+        min,
+        sec,
+        frac,
+        offset,
+    })
 }
 
 /// Go's `Time.String()` of an API timestamp: `2024-05-01 10:20:30.5 +0000 UTC`. An empty
@@ -57,14 +68,25 @@ pub fn go_string(s: &str) -> String {
     if s.is_empty() {
         return "0001-01-01 00:00:00 +0000 UTC".into();
     }
-    let Some(t) = parse(s) else { return s.to_string() };
+    let Some(t) = parse(s) else {
+        return s.to_string();
+    };
     let frac = t.frac.trim_end_matches('0');
-    let frac = if frac.is_empty() { String::new() } else { format!(".{frac}") };
+    let frac = if frac.is_empty() {
+        String::new()
+    } else {
+        format!(".{frac}")
+    };
     // Go names a parsed zone only when it is UTC; other offsets print the offset twice.
     let zone = match t.offset {
         None | Some(0) => "+0000 UTC".to_string(),
         Some(o) => {
-            let z = format!("{}{:02}{:02}", if o < 0 { '-' } else { '+' }, o.abs() / 60, o.abs() % 60);
+            let z = format!(
+                "{}{:02}{:02}",
+                if o < 0 { '-' } else { '+' },
+                o.abs() / 60,
+                o.abs() % 60
+            );
             format!("{z} {z}")
         }
     };
@@ -77,10 +99,13 @@ pub fn go_string(s: &str) -> String {
 /// Docker's `reformatDate`: RFC 3339 → `time.ANSIC` (`Mon Jan  2 15:04:05 2006`); other
 /// text unchanged.
 pub fn ansic(s: &str) -> String {
-    let Some(t) = parse(s) else { return s.to_string() };
+    let Some(t) = parse(s) else {
+        return s.to_string();
+    };
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let weekday = DAYS[days_from_civil(t.year, t.month, t.day).rem_euclid(7) as usize];
     format!(
         "{weekday} {} {:>2} {:02}:{:02}:{:02} {}",
@@ -114,16 +139,28 @@ mod tests {
             go_string("2024-05-01T10:20:30.123456789Z"),
             "2024-05-01 10:20:30.123456789 +0000 UTC"
         );
-        assert_eq!(go_string("2024-05-01T10:20:30.500Z"), "2024-05-01 10:20:30.5 +0000 UTC");
-        assert_eq!(go_string("2024-05-01T10:20:30Z"), "2024-05-01 10:20:30 +0000 UTC");
-        assert_eq!(go_string("2024-05-01T10:20:30+02:00"), "2024-05-01 10:20:30 +0200 +0200");
+        assert_eq!(
+            go_string("2024-05-01T10:20:30.500Z"),
+            "2024-05-01 10:20:30.5 +0000 UTC"
+        );
+        assert_eq!(
+            go_string("2024-05-01T10:20:30Z"),
+            "2024-05-01 10:20:30 +0000 UTC"
+        );
+        assert_eq!(
+            go_string("2024-05-01T10:20:30+02:00"),
+            "2024-05-01 10:20:30 +0200 +0200"
+        );
         assert_eq!(go_string(""), "0001-01-01 00:00:00 +0000 UTC");
         assert_eq!(go_string("yesterday"), "yesterday");
     }
 
     #[test]
     fn ansic_dates() {
-        assert_eq!(ansic("2025-05-30T12:34:56.000000000+00:00"), "Fri May 30 12:34:56 2025");
+        assert_eq!(
+            ansic("2025-05-30T12:34:56.000000000+00:00"),
+            "Fri May 30 12:34:56 2025"
+        );
         assert_eq!(ansic("2006-01-02T15:04:05Z"), "Mon Jan  2 15:04:05 2006");
         assert_eq!(ansic("2000-02-29T00:00:00Z"), "Tue Feb 29 00:00:00 2000");
         assert_eq!(ansic("not a date"), "not a date");

@@ -1,1 +1,16 @@
-//! placeholder
+//! The manager role: the Raft-replicated store, the cluster gRPC port (mutual TLS), and the
+//! control operations behind the swarm part of the Engine API (swarm, nodes; services and the
+//! rest as their issues land). Validation happens here, then one store transaction.
+//!
+//! Layer L3: depends on types, ca, store and proto; never on the agent, the HTTP server or the
+//! CLI. Errors cross to the API as `shoal_types::Error` with Docker's texts.
+#![forbid(unsafe_code)]
+
+mod bootstrap;
+pub mod control;
+mod grpc;
+mod manager;
+
+pub use bootstrap::{ClusterParams, initial_objects};
+pub use grpc::TlsMaterial;
+pub use manager::{Manager, ManagerConfig, ManagerError};

@@ -1,1 +1,28 @@
-//! placeholder
+//! Test helpers for end-to-end tests: run real `shoal daemon` processes in their own temporary
+//! directories, talk raw HTTP to their API sockets, and run the `shoal` and stock `docker` CLIs
+//! against them. Dev-only; no production crate depends on it.
+#![forbid(unsafe_code)]
+
+mod daemon;
+mod http;
+
+pub use daemon::{Daemon, free_port};
+pub use http::{HttpResponse, request};
+
+/// Polls `f` every 50 ms until it returns `Some`, or fails after `timeout`.
+pub fn wait_for<T>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> anyhow::Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            anyhow::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

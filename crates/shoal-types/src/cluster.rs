@@ -11,7 +11,8 @@ use crate::node::TlsInfo;
 pub const SECOND_NS: i64 = 1_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+// Fields a client leaves out take Docker's defaults (the CLI omits unset ones).
+#[serde(rename_all = "PascalCase", default)]
 pub struct OrchestrationConfig {
     /// Tasks kept per slot; negative keeps all. Docker's default is 5.
     #[serde(default)]
@@ -25,7 +26,8 @@ impl Default for OrchestrationConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+// Fields a client leaves out take Docker's defaults (the CLI omits unset ones).
+#[serde(rename_all = "PascalCase", default)]
 pub struct RaftConfig {
     #[serde(default)]
     pub snapshot_interval: u64,
@@ -52,7 +54,8 @@ impl Default for RaftConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+// Fields a client leaves out take Docker's defaults (the CLI omits unset ones).
+#[serde(rename_all = "PascalCase", default)]
 pub struct DispatcherConfig {
     /// Nanoseconds between agent heartbeats (default 5 s).
     #[serde(default)]
@@ -66,7 +69,8 @@ impl Default for DispatcherConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+// Fields a client leaves out take Docker's defaults (the CLI omits unset ones).
+#[serde(rename_all = "PascalCase", default)]
 pub struct CaConfig {
     /// Nanoseconds a node certificate is valid (default 90 days).
     #[serde(default)]
@@ -103,7 +107,8 @@ pub struct TaskDefaults {
 
 /// `Spec` of the cluster: what `docker swarm update` changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+// Fields a client leaves out take Docker's defaults (the CLI omits unset ones).
+#[serde(rename_all = "PascalCase", default)]
 pub struct SwarmSpec {
     #[serde(default)]
     pub name: String,
@@ -175,7 +180,7 @@ pub struct Cluster {
     pub tls_info: TlsInfo,
     #[serde(default)]
     pub root_rotation_in_progress: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::null_as_default")]
     pub default_addr_pool: Vec<String>,
     #[serde(default)]
     pub subnet_size: u32,
@@ -200,7 +205,7 @@ pub struct Swarm {
     pub tls_info: TlsInfo,
     #[serde(default)]
     pub root_rotation_in_progress: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::null_as_default")]
     pub default_addr_pool: Vec<String>,
     #[serde(default)]
     pub subnet_size: u32,

@@ -84,7 +84,7 @@ pub struct InitRequest {
     pub spec: Option<SwarmSpec>,
     #[serde(default)]
     pub auto_lock_managers: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::empty_as_none")]
     pub availability: Option<Availability>,
 }
 
@@ -102,7 +102,7 @@ pub struct JoinRequest {
     pub remote_addrs: Vec<String>,
     #[serde(default)]
     pub join_token: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::empty_as_none")]
     pub availability: Option<Availability>,
 }
 

@@ -9,6 +9,7 @@
 
 pub mod cluster;
 pub mod error;
+pub mod filters;
 pub mod id;
 pub mod info;
 pub mod meta;
@@ -19,6 +20,7 @@ pub mod validate;
 
 pub use cluster::{Cluster, ClusterSecrets, JoinTokens, Swarm, SwarmSpec};
 pub use error::{Error, ErrorKind};
+pub use filters::Filters;
 pub use id::new_id;
 pub use meta::{Meta, Version};
 pub use node::{

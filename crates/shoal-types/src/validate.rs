@@ -69,3 +69,17 @@ mod tests {
         assert!(labels([(&k, &v)]).is_ok());
     }
 }
+
+/// Go clients send `""` for an unset enum; read it as `None`.
+pub fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
+        Some(v) => T::deserialize(v).map(Some).map_err(serde::de::Error::custom),
+    }
+}

@@ -1,1 +1,80 @@
-fn main() {}
+//! The `shoal` binary: the composition root. `shoal daemon` runs a node; every other command
+//! is a client of the Engine API (`shoal swarm …`, `shoal node …`, `shoal info`).
+#![recursion_limit = "256"]
+
+mod daemon;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for usage errors (sysexits EX_USAGE).
+const EX_USAGE: i32 = 64;
+
+#[derive(Debug, Parser)]
+#[command(name = "shoal", version, about = "A container orchestrator compatible with Docker Swarm mode")]
+struct Cli {
+    /// Daemon socket to connect to (unix:///path or tcp://host:port)
+    #[arg(short = 'H', long = "host", env = "SHOAL_HOST", global = true)]
+    host: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a shoal node (manager and agent)
+    Daemon(daemon::DaemonArgs),
+    #[command(flatten)]
+    Client(shoal_cli::Command),
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EX_USAGE } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let code = match cli.command {
+        Command::Daemon(args) => run_daemon(args, cli.host.as_deref()),
+        Command::Client(cmd) => run_client(cli.host.unwrap_or_else(daemon::default_host), cmd),
+    };
+    std::process::exit(code);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+}
+
+fn run_daemon(args: daemon::DaemonArgs, host: Option<&str>) -> i32 {
+    let cfg = match args.validate(host) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("shoal daemon: {e}");
+            return EX_USAGE;
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cfg.log_level))
+        .with_writer(std::io::stderr)
+        .init();
+    match runtime().block_on(daemon::run(cfg)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("shoal daemon: {e:#}");
+            1
+        }
+    }
+}
+
+fn run_client(host: String, cmd: shoal_cli::Command) -> i32 {
+    match runtime().block_on(shoal_cli::run(&host, cmd)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Route table.
+
+mod node;
+mod swarm;
+mod system;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::backend::Backend;
+use crate::error::ApiError;
+
+/// Handlers get the backend as state.
+pub type State<B> = axum::extract::State<Arc<B>>;
+
+pub fn all<B: Backend>() -> Router<Arc<B>> {
+    Router::new()
+        .route("/_ping", get(system::ping::<B>).head(system::ping::<B>))
+        .route("/version", get(system::version::<B>))
+        .route("/info", get(system::info::<B>))
+        .route("/swarm", get(swarm::inspect::<B>))
+        .route("/swarm/init", post(swarm::init::<B>))
+        .route("/swarm/join", post(swarm::join::<B>))
+        .route("/swarm/leave", post(swarm::leave::<B>))
+        .route("/swarm/update", post(swarm::update::<B>))
+        .route("/nodes", get(node::list::<B>))
+        .route("/nodes/{id}", get(node::inspect::<B>).delete(node::remove::<B>))
+        .route("/nodes/{id}/update", post(node::update::<B>))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError(shoal_types::Error::not_found("page not found"))
+}

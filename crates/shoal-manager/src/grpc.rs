@@ -1,0 +1,70 @@
+//! The cluster port: a tonic server with mutual TLS (the node certificate, client
+//! certificates required and checked against the swarm's root CA), and the matching client
+//! connector for Raft peers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_store::{Connector, Raft, RaftService};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server, ServerTlsConfig};
+
+/// The PEM material of this node's cluster identity.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    pub root_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial").finish_non_exhaustive()
+    }
+}
+
+/// Serves the cluster gRPC services on `listener` until `shutdown` fires.
+pub async fn serve(
+    listener: TcpListener,
+    tls: TlsMaterial,
+    raft: Raft,
+    shutdown: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    let tls_cfg = ServerTlsConfig::new()
+        .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+        .client_ca_root(Certificate::from_pem(&tls.root_pem));
+    Server::builder()
+        .tls_config(tls_cfg)?
+        .add_service(RaftService::server(raft))
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
+        .await
+}
+
+/// Connects to other managers with this node's certificate; peers are verified as managers
+/// (their certificates carry the `swarm-manager` name).
+pub struct MtlsConnector {
+    tls: TlsMaterial,
+}
+
+impl MtlsConnector {
+    pub fn new(tls: TlsMaterial) -> Arc<Self> {
+        Arc::new(Self { tls })
+    }
+}
+
+impl Connector for MtlsConnector {
+    fn connect(&self, addr: &str) -> Result<Channel, String> {
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&self.tls.root_pem))
+            .identity(Identity::from_pem(&self.tls.cert_pem, &self.tls.key_pem))
+            .domain_name("swarm-manager");
+        let endpoint = Channel::from_shared(format!("https://{addr}"))
+            .map_err(|e| e.to_string())?
+            .connect_timeout(Duration::from_secs(3))
+            .tls_config(tls)
+            .map_err(|e| e.to_string())?;
+        Ok(endpoint.connect_lazy())
+    }
+}

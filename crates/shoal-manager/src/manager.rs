@@ -1,0 +1,99 @@
+//! The manager role's lifetime: open the store, serve the cluster port, stop cleanly.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shoal_store::{Store, StoreConfig, StoreError};
+use shoal_types::{Cluster, Error, Node};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::grpc::{self, MtlsConnector, TlsMaterial};
+
+/// How a manager starts.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// Where the Raft store lives (`<data-dir>/raft`).
+    pub store_dir: PathBuf,
+    pub node_id: String,
+    pub raft_id: u64,
+    /// `host:port` this manager is reached at.
+    pub advertise_addr: String,
+    pub tls: TlsMaterial,
+    /// Raft entries between snapshots.
+    pub snapshot_interval: u64,
+}
+
+/// Why a manager could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    #[error("cluster store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Api(#[from] Error),
+}
+
+/// A running manager.
+pub struct Manager {
+    pub(crate) store: Store,
+    pub(crate) node_id: String,
+    pub(crate) advertise_addr: String,
+    shutdown: CancellationToken,
+    server: JoinHandle<()>,
+}
+
+impl Manager {
+    /// Opens the store and starts serving the cluster port on `listener`.
+    pub async fn start(cfg: ManagerConfig, listener: TcpListener) -> Result<Manager, ManagerError> {
+        let mut store_cfg = StoreConfig::new(cfg.store_dir.clone(), cfg.raft_id);
+        store_cfg.snapshot_interval = cfg.snapshot_interval;
+        let store = Store::open(store_cfg, MtlsConnector::new(cfg.tls.clone())).await?;
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn({
+            let (raft, token, tls) = (store.raft().clone(), shutdown.clone(), cfg.tls.clone());
+            async move {
+                if let Err(e) = grpc::serve(listener, tls, raft, token).await {
+                    error!(error = %e, "cluster port stopped");
+                }
+            }
+        });
+        Ok(Manager { store, node_id: cfg.node_id, advertise_addr: cfg.advertise_addr, shutdown, server })
+    }
+
+    /// Makes this manager the first member of a new swarm and writes the initial objects.
+    pub async fn bootstrap(&self, cluster: Cluster, node: Node) -> Result<(), ManagerError> {
+        self.store.bootstrap(&self.advertise_addr).await?;
+        self.store
+            .update(|tx| {
+                tx.create(cluster)?;
+                tx.create(node)
+            })
+            .await?;
+        info!(node.id = %self.node_id, "swarm initialised");
+        Ok(())
+    }
+
+    /// Waits until the store can take writes (after a restart).
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), ManagerError> {
+        Ok(self.store.wait_leader(timeout).await?)
+    }
+
+    /// The replicated store (reconcilers and tests read it directly).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// This manager's node ID.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Stops serving and closes the store.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.store.shutdown().await;
+        let _ = self.server.await;
+    }
+}
