@@ -21,9 +21,9 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts `bin daemon` with its own data dir and socket and waits until it answers `_ping`.
-    pub fn start(bin: &Path, extra_args: &[&str]) -> anyhow::Result<Daemon> {
+    pub fn start(bin: impl AsRef<Path>, extra_args: &[&str]) -> anyhow::Result<Daemon> {
         let dir = tempfile::Builder::new().prefix("shoal-test-").tempdir()?;
-        let mut d = Daemon { bin: bin.to_path_buf(), dir, child: None, extra: extra_args.iter().map(|s| s.to_string()).collect() };
+        let mut d = Daemon { bin: bin.as_ref().to_path_buf(), dir, child: None, extra: extra_args.iter().map(|s| s.to_string()).collect() };
         d.spawn()?;
         Ok(d)
     }
@@ -37,7 +37,7 @@ impl Daemon {
             .arg("-H")
             .arg(self.host())
             .args(&self.extra)
-            .env("SHOAL_LOG", "info")
+            .env("SHOAL_LOG", "info,openraft=warn")
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .spawn()?;

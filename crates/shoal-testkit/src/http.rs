@@ -40,10 +40,16 @@ pub fn request(socket: &Path, method: &str, path: &str, body: Option<&[u8]>) -> 
     head.push_str("\r\n");
     s.write_all(head.as_bytes())?;
     if let Some(b) = body {
-        s.write_all(b)?;
+        // A server may answer (e.g. "too large") and close before reading everything; the
+        // answer is still there to read.
+        let _ = s.write_all(b);
     }
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
+    if let Err(e) = s.read_to_end(&mut raw) {
+        if raw.is_empty() {
+            return Err(e.into());
+        }
+    }
     parse(&raw)
 }
 

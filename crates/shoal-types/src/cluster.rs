@@ -15,7 +15,6 @@ pub const SECOND_NS: i64 = 1_000_000_000;
 #[serde(rename_all = "PascalCase", default)]
 pub struct OrchestrationConfig {
     /// Tasks kept per slot; negative keeps all. Docker's default is 5.
-    #[serde(default)]
     pub task_history_retention_limit: i64,
 }
 
@@ -29,15 +28,10 @@ impl Default for OrchestrationConfig {
 // Fields a client leaves out take Docker's defaults (the CLI omits unset ones).
 #[serde(rename_all = "PascalCase", default)]
 pub struct RaftConfig {
-    #[serde(default)]
     pub snapshot_interval: u64,
-    #[serde(default)]
     pub keep_old_snapshots: u64,
-    #[serde(default)]
     pub log_entries_for_slow_followers: u64,
-    #[serde(default)]
     pub election_tick: i64,
-    #[serde(default)]
     pub heartbeat_tick: i64,
 }
 
@@ -58,7 +52,6 @@ impl Default for RaftConfig {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DispatcherConfig {
     /// Nanoseconds between agent heartbeats (default 5 s).
-    #[serde(default)]
     pub heartbeat_period: i64,
 }
 
@@ -73,11 +66,10 @@ impl Default for DispatcherConfig {
 #[serde(rename_all = "PascalCase", default)]
 pub struct CaConfig {
     /// Nanoseconds a node certificate is valid (default 90 days).
-    #[serde(default)]
     pub node_cert_expiry: i64,
-    #[serde(default, rename = "ExternalCAs", skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "ExternalCAs", skip_serializing_if = "Vec::is_empty")]
     pub external_cas: Vec<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub force_rotate: u64,
 }
 
@@ -110,21 +102,15 @@ pub struct TaskDefaults {
 // Fields a client leaves out take Docker's defaults (the CLI omits unset ones).
 #[serde(rename_all = "PascalCase", default)]
 pub struct SwarmSpec {
-    #[serde(default)]
     pub name: String,
-    #[serde(default, deserialize_with = "crate::validate::null_as_default")]
+    #[serde(deserialize_with = "crate::validate::null_as_default")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
     pub orchestration: OrchestrationConfig,
-    #[serde(default)]
     pub raft: RaftConfig,
-    #[serde(default)]
     pub dispatcher: DispatcherConfig,
-    #[serde(default, rename = "CAConfig")]
+    #[serde(rename = "CAConfig")]
     pub ca_config: CaConfig,
-    #[serde(default)]
     pub encryption_config: EncryptionConfig,
-    #[serde(default)]
     pub task_defaults: TaskDefaults,
 }
 
@@ -229,5 +215,25 @@ impl Cluster {
             data_path_port: self.data_path_port,
             join_tokens: self.join_tokens.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn omitted_spec_fields_take_dockers_defaults() {
+        // What `docker swarm init` sends.
+        let spec: SwarmSpec = serde_json::from_str(
+            r#"{"Labels":null,"Orchestration":{},"Raft":{"ElectionTick":0,"HeartbeatTick":0},
+                "Dispatcher":{},"CAConfig":{},"TaskDefaults":{},"EncryptionConfig":{"AutoLockManagers":false}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.orchestration.task_history_retention_limit, 5);
+        assert_eq!(spec.dispatcher.heartbeat_period, 5 * SECOND_NS);
+        assert_eq!(spec.ca_config.node_cert_expiry, 90 * 24 * 3600 * SECOND_NS);
+        assert_eq!(spec.name, "default");
+        assert!(spec.labels.is_empty());
     }
 }

@@ -21,7 +21,7 @@ pub struct DaemonArgs {
     #[arg(long, env = "SHOAL_ENGINE_SOCKET", default_value = "/var/run/docker.sock")]
     pub engine_socket: String,
     /// Log filter (error, warn, info, debug, trace, or tracing directives)
-    #[arg(long, env = "SHOAL_LOG", default_value = "info")]
+    #[arg(long, env = "SHOAL_LOG", default_value = "info,openraft=warn")]
     pub log_level: String,
     /// Raft entries between store snapshots
     #[arg(long, env = "SHOAL_SNAPSHOT_INTERVAL", default_value_t = 10_000)]

@@ -126,6 +126,7 @@ impl NodeRuntime {
         if spec.name.is_empty() {
             spec.name = "default".into();
         }
+        // Docker's CLI sends zeros for what the user did not set; zero means "default" here.
         let defaults = SwarmSpec::default();
         if spec.dispatcher.heartbeat_period == 0 {
             spec.dispatcher = defaults.dispatcher.clone();
@@ -133,8 +134,15 @@ impl NodeRuntime {
         if spec.ca_config.node_cert_expiry == 0 {
             spec.ca_config.node_cert_expiry = defaults.ca_config.node_cert_expiry;
         }
-        if spec.raft.snapshot_interval == 0 {
-            spec.raft = defaults.raft.clone();
+        let raft = &mut spec.raft;
+        if raft.snapshot_interval == 0 {
+            raft.snapshot_interval = defaults.raft.snapshot_interval;
+        }
+        if raft.election_tick == 0 {
+            raft.election_tick = defaults.raft.election_tick;
+        }
+        if raft.heartbeat_tick == 0 {
+            raft.heartbeat_tick = defaults.raft.heartbeat_tick;
         }
         spec.encryption_config.auto_lock_managers = req.auto_lock_managers;
         if req.auto_lock_managers {
