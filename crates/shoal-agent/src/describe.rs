@@ -16,8 +16,12 @@ pub struct EngineProbe {
 
 /// Asks the Docker Engine at `socket` for its version and labels, giving up after `timeout`.
 pub async fn probe_engine(socket: &str, timeout: Duration) -> Option<EngineProbe> {
-    let docker =
-        bollard::Docker::connect_with_unix(socket, timeout.as_secs().max(1), bollard::API_DEFAULT_VERSION).ok()?;
+    let docker = bollard::Docker::connect_with_unix(
+        socket,
+        timeout.as_secs().max(1),
+        bollard::API_DEFAULT_VERSION,
+    )
+    .ok()?;
     let work = async {
         let docker = docker.negotiate_version().await.ok()?;
         let version = docker.version().await.ok()?;
@@ -26,7 +30,10 @@ pub async fn probe_engine(socket: &str, timeout: Duration) -> Option<EngineProbe
             .labels
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|l| {
+                l.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect();
         Some(EngineProbe {
             version: version.version.unwrap_or_default(),
@@ -47,7 +54,11 @@ pub async fn probe_engine(socket: &str, timeout: Duration) -> Option<EngineProbe
 /// `ENGINE VERSION` column still says what runs the node's tasks.
 pub fn describe_node(engine: Option<&EngineProbe>) -> NodeDescription {
     let engine = match engine {
-        Some(e) => EngineDescription { engine_version: e.version.clone(), labels: e.labels.clone(), plugins: vec![] },
+        Some(e) => EngineDescription {
+            engine_version: e.version.clone(),
+            labels: e.labels.clone(),
+            plugins: vec![],
+        },
         None => EngineDescription {
             engine_version: format!("shoal-{}", env!("CARGO_PKG_VERSION")),
             labels: BTreeMap::new(),
@@ -56,8 +67,14 @@ pub fn describe_node(engine: Option<&EngineProbe>) -> NodeDescription {
     };
     NodeDescription {
         hostname: hostname(),
-        platform: Platform { architecture: std::env::consts::ARCH.to_string(), os: std::env::consts::OS.to_string() },
-        resources: Resources { nano_cpus: cpus() * 1_000_000_000, memory_bytes: memory_bytes() },
+        platform: Platform {
+            architecture: std::env::consts::ARCH.to_string(),
+            os: std::env::consts::OS.to_string(),
+        },
+        resources: Resources {
+            nano_cpus: cpus() * 1_000_000_000,
+            memory_bytes: memory_bytes(),
+        },
         engine,
         tls_info: Default::default(),
     }
@@ -79,7 +96,13 @@ fn memory_bytes() -> i64 {
     meminfo
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<i64>()
+                .ok()
+        })
         .map_or(0, |kb| kb * 1024)
 }
 
@@ -100,7 +123,11 @@ mod tests {
     #[tokio::test]
     async fn missing_engine_socket_is_none_quickly() {
         let t = std::time::Instant::now();
-        assert!(probe_engine("/nonexistent/docker.sock", Duration::from_secs(2)).await.is_none());
+        assert!(
+            probe_engine("/nonexistent/docker.sock", Duration::from_secs(2))
+                .await
+                .is_none()
+        );
         assert!(t.elapsed() < Duration::from_secs(5));
     }
 }

@@ -146,11 +146,17 @@ mod tests {
 /// and public key (SubjectPublicKeyInfo), each DER in standard base64, as Docker shows them.
 pub fn issuer_info(root_pem: &str) -> Result<(String, String), CaError> {
     use base64::Engine;
-    let der = CertificateDer::from_pem_slice(root_pem.as_bytes()).map_err(CaError::pem("root certificate"))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&der)
-        .map_err(|e| CaError::X509 { what: "root certificate", reason: e.to_string() })?;
+    let der = CertificateDer::from_pem_slice(root_pem.as_bytes())
+        .map_err(CaError::pem("root certificate"))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| CaError::X509 {
+        what: "root certificate",
+        reason: e.to_string(),
+    })?;
     let b64 = base64::engine::general_purpose::STANDARD;
-    Ok((b64.encode(cert.subject().as_raw()), b64.encode(cert.public_key().raw)))
+    Ok((
+        b64.encode(cert.subject().as_raw()),
+        b64.encode(cert.public_key().raw),
+    ))
 }
 
 #[cfg(test)]
@@ -162,7 +168,9 @@ mod issuer_tests {
         let root = crate::RootCa::generate(SystemTime::now()).unwrap();
         let (subject, key) = issuer_info(&root.cert_pem).unwrap();
         use base64::Engine;
-        let raw = base64::engine::general_purpose::STANDARD.decode(&subject).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&subject)
+            .unwrap();
         // DER of "CN=swarm-ca" contains the name's bytes.
         assert!(raw.windows(8).any(|w| w == b"swarm-ca"));
         assert!(!key.is_empty());

@@ -308,10 +308,21 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_cluster_is_dropped() {
+    fn null_addr_pool_from_go_is_read_as_empty() {
         let i: ServerInfo = serde_json::from_value(json!({"Swarm": {
             "NodeID": "abc", "LocalNodeState": "active",
             "Cluster": {"ID": "c", "Spec": {}, "DefaultAddrPool": null}}}))
+        .unwrap();
+        assert_eq!(i.swarm.node_id, "abc");
+        let cluster = i.swarm.cluster.expect("cluster is read");
+        assert!(cluster.default_addr_pool.is_empty());
+    }
+
+    #[test]
+    fn unreadable_cluster_is_dropped() {
+        let i: ServerInfo = serde_json::from_value(json!({"Swarm": {
+            "NodeID": "abc", "LocalNodeState": "active",
+            "Cluster": {"ID": 7, "Spec": "not a spec"}}}))
         .unwrap();
         assert_eq!(i.swarm.node_id, "abc");
         assert!(i.swarm.cluster.is_none());

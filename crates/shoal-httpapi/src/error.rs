@@ -34,12 +34,18 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     let bytes = serde_json::to_vec(body).expect("response serialises");
     let mut resp = (status, bytes).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json_response(status_of(self.0.kind), &serde_json::json!({ "message": self.0.message }))
+        json_response(
+            status_of(self.0.kind),
+            &serde_json::json!({ "message": self.0.message }),
+        )
     }
 }

@@ -20,9 +20,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| {
-            Error::invalid(format!("request body is larger than the limit of {MAX_BODY} bytes"))
-        })?;
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| {
+                Error::invalid(format!(
+                    "request body is larger than the limit of {MAX_BODY} bytes"
+                ))
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(Error::invalid("request body is empty: expected a JSON object").into());
         }
@@ -39,7 +43,10 @@ pub type Query = HashMap<String, String>;
 pub fn bool_value(q: &Query, key: &str) -> bool {
     match q.get(key) {
         None => false,
-        Some(v) => !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "no" | "false" | "none"),
+        Some(v) => !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "" | "0" | "no" | "false" | "none"
+        ),
     }
 }
 
@@ -47,7 +54,11 @@ pub fn bool_value(q: &Query, key: &str) -> bool {
 pub fn version_param(q: &Query, what: &str) -> Result<u64, ApiError> {
     let raw = q.get("version").map(String::as_str).unwrap_or("");
     raw.parse::<u64>().map_err(|e| {
-        Error::invalid(format!("invalid {what} version '{raw}': {}", go_parse_error(raw, &e))).into()
+        Error::invalid(format!(
+            "invalid {what} version '{raw}': {}",
+            go_parse_error(raw, &e)
+        ))
+        .into()
     })
 }
 
@@ -62,5 +73,6 @@ fn go_parse_error(raw: &str, e: &std::num::ParseIntError) -> String {
 
 /// The `filters` parameter.
 pub fn filters_param(q: &Query) -> Result<shoal_types::Filters, ApiError> {
-    shoal_types::Filters::parse(q.get("filters").map(String::as_str).unwrap_or("")).map_err(ApiError)
+    shoal_types::Filters::parse(q.get("filters").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError)
 }

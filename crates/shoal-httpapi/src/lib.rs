@@ -15,8 +15,8 @@ mod version;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
 use axum::ServiceExt;
+use axum::extract::Request;
 use tower::Layer;
 
 pub use backend::Backend;

@@ -23,7 +23,9 @@ fn parse(v: &str) -> Option<(u32, u32)> {
 
 /// Splits `/v1.41/nodes` into (Some("1.41"), "/nodes").
 fn split_version(path: &str) -> (Option<&str>, &str) {
-    let Some(rest) = path.strip_prefix("/v") else { return (None, path) };
+    let Some(rest) = path.strip_prefix("/v") else {
+        return (None, path);
+    };
     let end = rest.find('/').unwrap_or(rest.len());
     let ver = &rest[..end];
     if ver.is_empty() || !ver.chars().all(|c| c.is_ascii_digit() || c == '.') {
@@ -56,7 +58,10 @@ pub async fn strip_and_check(mut req: Request, next: Next) -> Response {
     let mut resp = match ver.map(check) {
         Some(Err(e)) => {
             let err = ApiError(e);
-            json_response(crate::error::status_of(err.0.kind), &serde_json::json!({"message": err.0.message}))
+            json_response(
+                crate::error::status_of(err.0.kind),
+                &serde_json::json!({"message": err.0.message}),
+            )
         }
         _ => {
             if ver.is_some() {
@@ -85,7 +90,10 @@ pub async fn strip_and_check(mut req: Request, next: Next) -> Response {
 }
 
 fn bad_path() -> Response {
-    json_response(StatusCode::BAD_REQUEST, &serde_json::json!({"message": "malformed request path"}))
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({"message": "malformed request path"}),
+    )
 }
 
 #[cfg(test)]

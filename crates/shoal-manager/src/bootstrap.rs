@@ -26,8 +26,13 @@ pub struct ClusterParams {
 /// Builds the initial Cluster and Node objects (Engine API defaults filled in).
 pub fn initial_objects(p: &ClusterParams, root: &RootCa) -> Result<(Cluster, Node), Error> {
     let ca_err = |e: shoal_ca::CaError| Error::internal(format!("certificate authority: {e}"));
-    let (cert_issuer_subject, cert_issuer_public_key) = shoal_ca::issuer_info(&root.cert_pem).map_err(ca_err)?;
-    let tls_info = TlsInfo { trust_root: root.cert_pem.clone(), cert_issuer_subject, cert_issuer_public_key };
+    let (cert_issuer_subject, cert_issuer_public_key) =
+        shoal_ca::issuer_info(&root.cert_pem).map_err(ca_err)?;
+    let tls_info = TlsInfo {
+        trust_root: root.cert_pem.clone(),
+        cert_issuer_subject,
+        cert_issuer_public_key,
+    };
     let cluster = Cluster {
         id: p.cluster_id.clone(),
         spec: p.spec.clone(),
@@ -37,23 +42,45 @@ pub fn initial_objects(p: &ClusterParams, root: &RootCa) -> Result<(Cluster, Nod
         } else {
             p.default_addr_pool.clone()
         },
-        subnet_size: if p.subnet_size == 0 { 24 } else { p.subnet_size },
-        data_path_port: if p.data_path_port == 0 { 4789 } else { p.data_path_port },
+        subnet_size: if p.subnet_size == 0 {
+            24
+        } else {
+            p.subnet_size
+        },
+        data_path_port: if p.data_path_port == 0 {
+            4789
+        } else {
+            p.data_path_port
+        },
         join_tokens: JoinTokens {
             worker: shoal_ca::generate_join_token(root).map_err(ca_err)?,
             manager: shoal_ca::generate_join_token(root).map_err(ca_err)?,
         },
-        secrets: ClusterSecrets { root_ca_cert: root.cert_pem.clone(), root_ca_key: root.key_pem.clone() },
+        secrets: ClusterSecrets {
+            root_ca_cert: root.cert_pem.clone(),
+            root_ca_key: root.key_pem.clone(),
+        },
         ..Default::default()
     };
-    let host = p.advertise_addr.rsplit_once(':').map_or(p.advertise_addr.as_str(), |(h, _)| h);
+    let host = p
+        .advertise_addr
+        .rsplit_once(':')
+        .map_or(p.advertise_addr.as_str(), |(h, _)| h);
     let mut description = p.description.clone();
     description.tls_info = tls_info;
     let node = Node {
         id: p.node_id.clone(),
-        spec: NodeSpec { role: NodeRole::Manager, availability: p.availability, ..Default::default() },
+        spec: NodeSpec {
+            role: NodeRole::Manager,
+            availability: p.availability,
+            ..Default::default()
+        },
         description,
-        status: NodeStatus { state: NodeState::Ready, message: String::new(), addr: host.to_string() },
+        status: NodeStatus {
+            state: NodeState::Ready,
+            message: String::new(),
+            addr: host.to_string(),
+        },
         manager_status: Some(ManagerStatus {
             leader: false,
             reachability: Reachability::Reachable,

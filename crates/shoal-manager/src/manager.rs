@@ -59,7 +59,13 @@ impl Manager {
                 }
             }
         });
-        Ok(Manager { store, node_id: cfg.node_id, advertise_addr: cfg.advertise_addr, shutdown, server })
+        Ok(Manager {
+            store,
+            node_id: cfg.node_id,
+            advertise_addr: cfg.advertise_addr,
+            shutdown,
+            server,
+        })
     }
 
     /// Makes this manager the first member of a new swarm and writes the initial objects.

@@ -6,7 +6,7 @@
 //! - restart with 100,000 objects stored, a snapshot plus a log tail on disk: `Store::open`,
 //!   leadership, a read of every object and the first write (target: serving in < 1 s).
 //!
-//! Run: `cargo bench -p shoal-store --bench store`. Data goes to Cargo's target tmp dir (a real
+//! Run: `cargo bench -p shoal-store --bench store [-- writes|restart]` (both by default). Data goes to Cargo's target tmp dir (a real
 //! disk, not tmpfs), or to `SHOAL_BENCH_DIR` if set; the table says which filesystem it was.
 
 use std::collections::BTreeMap;
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use shoal_store::{Connector, Store, StoreConfig, StoreError};
 use shoal_types::node::PluginDescription;
 use shoal_types::{
-    EngineDescription, Node, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus,
-    Platform, Resources, TlsInfo, new_id,
+    EngineDescription, Node, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, Platform,
+    Resources, TlsInfo, new_id,
 };
 
 /// How long each concurrency level writes.
@@ -42,6 +42,12 @@ impl Connector for NoPeers {
 }
 
 fn main() {
+    // Cargo passes `--bench`; any other argument picks the sections to run.
+    let picked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let run = |section: &str| picked.is_empty() || picked.iter().any(|p| p == section);
     let base = bench_dir();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -53,13 +59,19 @@ fn main() {
     println!(
         "cpus: {}, node object: {} bytes of JSON",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        serde_json::to_vec(&sample_node(0)).expect("a node serialises").len()
+        serde_json::to_vec(&sample_node(0))
+            .expect("a node serialises")
+            .len()
     );
     println!();
     rt.block_on(async {
-        writes(&base).await;
-        println!();
-        restart(&base).await;
+        if run("writes") {
+            writes(&base).await;
+            println!();
+        }
+        if run("restart") {
+            restart(&base).await;
+        }
     });
 }
 
@@ -80,7 +92,12 @@ fn filesystem_of(path: &Path) -> String {
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 3 && path.starts_with(f[1])).then(|| (f[1].len(), format!("{} on {}, mounted at {}", f[2], f[0], f[1])))
+            (f.len() >= 3 && path.starts_with(f[1])).then(|| {
+                (
+                    f[1].len(),
+                    format!("{} on {}, mounted at {}", f[2], f[0], f[1]),
+                )
+            })
         })
         .max_by_key(|(len, _)| *len)
         .map_or_else(|| "filesystem unknown".to_string(), |(_, s)| s)
@@ -89,15 +106,23 @@ fn filesystem_of(path: &Path) -> String {
 async fn open(dir: &Path) -> Store {
     // Defaults throughout: snapshots every 10,000 entries, 500 kept behind.
     let cfg = StoreConfig::new(dir.to_path_buf(), 1);
-    Store::open(cfg, Arc::new(NoPeers)).await.expect("open the store")
+    Store::open(cfg, Arc::new(NoPeers))
+        .await
+        .expect("open the store")
 }
 
 /// A worker node as an agent would describe it (`docker node inspect`-like content).
 fn sample_node(i: usize) -> Node {
     let labels = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     };
-    let plugin = |kind: &str, name: &str| PluginDescription { kind: kind.into(), name: name.into() };
+    let plugin = |kind: &str, name: &str| PluginDescription {
+        kind: kind.into(),
+        name: name.into(),
+    };
     Node {
         id: new_id(),
         spec: NodeSpec {
@@ -112,8 +137,14 @@ fn sample_node(i: usize) -> Node {
         },
         description: NodeDescription {
             hostname: format!("worker-{i:06}.dc1.example.internal"),
-            platform: Platform { architecture: "x86_64".into(), os: "linux".into() },
-            resources: Resources { nano_cpus: 8_000_000_000, memory_bytes: 33_524_129_792 },
+            platform: Platform {
+                architecture: "x86_64".into(),
+                os: "linux".into(),
+            },
+            resources: Resources {
+                nano_cpus: 8_000_000_000,
+                memory_bytes: 33_524_129_792,
+            },
             engine: EngineDescription {
                 engine_version: "shoal 0.1.0".into(),
                 labels: labels(&[("com.example.pool", "general".into())]),
@@ -160,8 +191,13 @@ fn ms(d: Duration) -> String {
 }
 
 async fn writes(base: &Path) {
-    println!("acknowledged writes (one Node per transaction, fsynced), {WRITE_SECS} s per row; target >= 5,000 writes/s");
-    println!("{:>8} {:>10} {:>12} {:>10} {:>10} {:>10}", "clients", "writes", "writes/s", "p50", "p99", "max");
+    println!(
+        "acknowledged writes (one Node per transaction, fsynced), {WRITE_SECS} s per row; target >= 5,000 writes/s"
+    );
+    println!(
+        "{:>8} {:>10} {:>12} {:>10} {:>10} {:>10}",
+        "clients", "writes", "writes/s", "p50", "p99", "max"
+    );
     for clients in CLIENTS {
         let dir = tempfile::tempdir_in(base).expect("tempdir");
         let store = open(dir.path()).await;
@@ -207,7 +243,9 @@ async fn writes(base: &Path) {
 }
 
 async fn restart(base: &Path) {
-    println!("restart with {RESTART_OBJECTS} objects (snapshot + log tail); target: serving in < 1 s");
+    println!(
+        "restart with {RESTART_OBJECTS} objects (snapshot + log tail); target: serving in < 1 s"
+    );
     let dir = tempfile::tempdir_in(base).expect("tempdir");
     let fill_start = Instant::now();
     {
@@ -219,7 +257,9 @@ async fn restart(base: &Path) {
                 let store = store.clone();
                 tokio::spawn(async move {
                     for t in (c..txs).step_by(FILL_CLIENTS) {
-                        let nodes: Vec<Node> = (0..FILL_BATCH).map(|k| sample_node(t * FILL_BATCH + k)).collect();
+                        let nodes: Vec<Node> = (0..FILL_BATCH)
+                            .map(|k| sample_node(t * FILL_BATCH + k))
+                            .collect();
                         store
                             .update(|tx| nodes.into_iter().try_for_each(|n| tx.create(n)))
                             .await
@@ -256,15 +296,26 @@ async fn restart(base: &Path) {
     let t0 = Instant::now();
     let store = open(dir.path()).await;
     let opened = t0.elapsed();
-    store.wait_leader(Duration::from_secs(10)).await.expect("leader after restart");
+    store
+        .wait_leader(Duration::from_secs(10))
+        .await
+        .expect("leader after restart");
     let leading = t0.elapsed();
     let count = store.view(|v| v.count::<Node>());
     let read = t0.elapsed();
     assert_eq!(count, RESTART_OBJECTS, "every object is back");
-    store.update(|tx| tx.create(sample_node(RESTART_OBJECTS))).await.map_err(|e: StoreError| e).expect("first write");
+    store
+        .update(|tx| tx.create(sample_node(RESTART_OBJECTS)))
+        .await
+        .map_err(|e: StoreError| e)
+        .expect("first write");
     let written = t0.elapsed();
     println!("{:>34} {:>10}", "step (cumulative from open)", "time");
-    println!("{:>34} {:>10}", "Store::open (snapshot + replay)", ms(opened));
+    println!(
+        "{:>34} {:>10}",
+        "Store::open (snapshot + replay)",
+        ms(opened)
+    );
     println!("{:>34} {:>10}", "leader", ms(leading));
     println!("{:>34} {:>10}", format!("read: count = {count}"), ms(read));
     println!("{:>34} {:>10}", "first write acknowledged", ms(written));

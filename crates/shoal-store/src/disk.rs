@@ -29,9 +29,7 @@ pub fn open(dir: &Path) -> Result<Arc<Database>, StoreError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| StoreError::Disk(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join("raft.redb");
-    let db = Database::create(&path).map_err(|e| {
-        StoreError::Disk(format!("cannot open {}: {e} (the file may be corrupt)", path.display()))
-    })?;
+    let db = create_with_retry(&path)?;
     let found = read_format(&db).map_err(|e| disk_err(&path, e))?;
     match found {
         Some(v) if v > FORMAT_VERSION => {
@@ -47,6 +45,27 @@ pub fn open(dir: &Path) -> Result<Arc<Database>, StoreError> {
     Ok(Arc::new(db))
 }
 
+/// Opens the file; while a store of this process is still closing it (its last handle drops on
+/// another thread just after `shutdown` returns), waits up to 5 s for the lock.
+fn create_with_retry(path: &Path) -> Result<Database, StoreError> {
+    let mut tries = 0;
+    loop {
+        match Database::create(path) {
+            Ok(db) => return Ok(db),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) if tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(StoreError::Disk(format!(
+                    "cannot open {}: {e} (the file may be corrupt)",
+                    path.display()
+                )));
+            }
+        }
+    }
+}
+
 fn disk_err(path: &Path, e: redb::Error) -> StoreError {
     StoreError::Disk(format!("{}: {e}", path.display()))
 }
@@ -58,10 +77,13 @@ fn read_format(db: &Database) -> Result<Option<u64>, redb::Error> {
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let Some(v) = table.get(KEY_FORMAT)? else { return Ok(None) };
-    let bytes: [u8; 8] = v.value().try_into().map_err(|_| {
-        redb::Error::Corrupted("the store format marker is not 8 bytes".into())
-    })?;
+    let Some(v) = table.get(KEY_FORMAT)? else {
+        return Ok(None);
+    };
+    let bytes: [u8; 8] = v
+        .value()
+        .try_into()
+        .map_err(|_| redb::Error::Corrupted("the store format marker is not 8 bytes".into()))?;
     Ok(Some(u64::from_be_bytes(bytes)))
 }
 
@@ -120,6 +142,9 @@ mod tests {
         std::fs::write(dir.path().join("raft.redb"), vec![0x5a; 8192]).unwrap();
         let err = open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("raft.redb"), "{err}");
-        assert_eq!(std::fs::read(dir.path().join("raft.redb")).unwrap(), vec![0x5a; 8192]);
+        assert_eq!(
+            std::fs::read(dir.path().join("raft.redb")).unwrap(),
+            vec![0x5a; 8192]
+        );
     }
 }

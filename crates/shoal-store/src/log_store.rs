@@ -35,7 +35,10 @@ impl LogStore {
             .map_err(|e| redb::Error::Corrupted(format!("storage task failed: {e}")))?
     }
 
-    fn read_json<T: serde::de::DeserializeOwned>(db: &Database, key: &str) -> Result<Option<T>, redb::Error> {
+    fn read_json<T: serde::de::DeserializeOwned>(
+        db: &Database,
+        key: &str,
+    ) -> Result<Option<T>, redb::Error> {
         match disk::get_meta(db, key)? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
@@ -102,7 +105,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 }
                 None => last_purged,
             };
-            Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+            Ok(LogState {
+                last_purged_log_id: last_purged,
+                last_log_id: last,
+            })
         })
         .await
         .map_err(|e| StorageIOError::read_logs(&e).into())
@@ -142,14 +148,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(v.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
         let rows: Vec<(u64, Vec<u8>)> = entries
             .into_iter()
-            .map(|e| (e.log_id.index, serde_json::to_vec(&e).expect("an entry serialises")))
+            .map(|e| {
+                (
+                    e.log_id.index,
+                    serde_json::to_vec(&e).expect("an entry serialises"),
+                )
+            })
             .collect();
         let res = self
             .blocking(move |db| {

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
+use openraft::BasicNode;
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shoal_proto::raft::raft_client::RaftClient;
@@ -47,14 +47,21 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
-        PeerClient { target, channel: self.connector.connect(&node.addr) }
+        PeerClient {
+            target,
+            channel: self.connector.connect(&node.addr),
+        }
     }
 }
 
 type RpcErr<E> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
 
 impl PeerClient {
-    async fn call<Req: Serialize, Resp: DeserializeOwned, E: DeserializeOwned + std::error::Error>(
+    async fn call<
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: DeserializeOwned + std::error::Error,
+    >(
         &self,
         method: Method,
         req: &Req,
@@ -66,7 +73,8 @@ impl PeerClient {
             ))))
         })?;
         let mut client = RaftClient::new(channel).max_decoding_message_size(64 << 20);
-        let payload = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let payload =
+            serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let request = RaftRequest { payload };
         let reply = match method {
             Method::Append => client.append_entries(request).await,
@@ -78,7 +86,10 @@ impl PeerClient {
         if !reply.error.is_empty() {
             let err: RaftError<NodeId, E> = serde_json::from_str(&reply.error)
                 .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-            return Err(RPCError::RemoteError(openraft::error::RemoteError::new(self.target, err)));
+            return Err(RPCError::RemoteError(openraft::error::RemoteError::new(
+                self.target,
+                err,
+            )));
         }
         serde_json::from_slice(&reply.payload).map_err(|e| RPCError::Network(NetworkError::new(&e)))
     }
@@ -128,10 +139,18 @@ impl RaftService {
     }
 }
 
-fn reply<T: Serialize, E: Serialize>(res: Result<T, E>) -> Result<tonic::Response<RaftReply>, tonic::Status> {
+fn reply<T: Serialize, E: Serialize>(
+    res: Result<T, E>,
+) -> Result<tonic::Response<RaftReply>, tonic::Status> {
     let reply = match res {
-        Ok(v) => RaftReply { payload: serde_json::to_vec(&v).expect("serialises"), error: String::new() },
-        Err(e) => RaftReply { payload: Vec::new(), error: serde_json::to_string(&e).expect("serialises") },
+        Ok(v) => RaftReply {
+            payload: serde_json::to_vec(&v).expect("serialises"),
+            error: String::new(),
+        },
+        Err(e) => RaftReply {
+            payload: Vec::new(),
+            error: serde_json::to_string(&e).expect("serialises"),
+        },
     };
     Ok(tonic::Response::new(reply))
 }
@@ -150,7 +169,10 @@ impl raft_server::Raft for RaftService {
         reply(self.raft.append_entries(decode(req)?).await)
     }
 
-    async fn vote(&self, req: tonic::Request<RaftRequest>) -> Result<tonic::Response<RaftReply>, tonic::Status> {
+    async fn vote(
+        &self,
+        req: tonic::Request<RaftRequest>,
+    ) -> Result<tonic::Response<RaftReply>, tonic::Status> {
         reply(self.raft.vote(decode(req)?).await)
     }
 

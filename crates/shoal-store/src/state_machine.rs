@@ -3,6 +3,10 @@
 //! publishes the events under the same lock, so `view_and_watch` never misses or repeats one.
 //! Snapshots are the serialised tables, kept in the redb file.
 
+// openraft's StorageError is large by design and is what its traits return; boxing it only
+// here would just add conversions.
+#![allow(clippy::result_large_err)]
+
 use std::io::Cursor;
 use std::sync::{Arc, RwLock};
 
@@ -52,15 +56,17 @@ impl StateMachine {
             membership: StoredMembership::default(),
             snapshot_seq: 0,
         };
-        if let Some((_, data)) = read_snapshot(&sm.db).map_err(|e| StorageIOError::read_snapshot(None, &e))? {
+        if let Some((_, data)) =
+            read_snapshot(&sm.db).map_err(|e| StorageIOError::read_snapshot(None, &e))?
+        {
             sm.load(&data)?;
         }
         Ok(sm)
     }
 
     fn load(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        let body: SnapshotBody = serde_json::from_slice(data)
-            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        let body: SnapshotBody =
+            serde_json::from_slice(data).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         self.last_applied = body.last_applied;
         self.membership = body.membership;
         *self.shared.tables.write().expect("tables lock") = Tables::from_image(body.tables);
@@ -138,7 +144,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             .await
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
@@ -196,6 +205,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .await
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(found.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+        Ok(found.map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
     }
 }

@@ -67,7 +67,10 @@ pub struct Store {
 impl Store {
     /// Opens the data directory (creating it if new) and starts this manager's Raft node.
     /// A restarted node replays its log on top of its latest snapshot before serving.
-    pub async fn open(cfg: StoreConfig, connector: Arc<dyn Connector>) -> Result<Store, StoreError> {
+    pub async fn open(
+        cfg: StoreConfig,
+        connector: Arc<dyn Connector>,
+    ) -> Result<Store, StoreError> {
         let db = disk::open(&cfg.dir)?;
         let shared = Arc::new(Shared {
             tables: RwLock::new(Tables::default()),
@@ -87,15 +90,31 @@ impl Store {
         .validate()
         .map_err(|e| StoreError::Disk(format!("invalid raft configuration: {e}")))?;
         let weak = Arc::downgrade(&db);
-        let raft = Raft::new(cfg.raft_id, Arc::new(raft_cfg), Network::new(connector), LogStore::new(db), sm)
-            .await
-            .map_err(|e| StoreError::Disk(format!("cannot start raft: {e}")))?;
-        Ok(Store { raft, shared, raft_id: cfg.raft_id, db: weak })
+        let raft = Raft::new(
+            cfg.raft_id,
+            Arc::new(raft_cfg),
+            Network::new(connector),
+            LogStore::new(db),
+            sm,
+        )
+        .await
+        .map_err(|e| StoreError::Disk(format!("cannot start raft: {e}")))?;
+        Ok(Store {
+            raft,
+            shared,
+            raft_id: cfg.raft_id,
+            db: weak,
+        })
     }
 
     /// Makes this node the single voter of a new cluster (`swarm init`).
     pub async fn bootstrap(&self, addr: &str) -> Result<(), StoreError> {
-        let members = BTreeMap::from([(self.raft_id, BasicNode { addr: addr.to_string() })]);
+        let members = BTreeMap::from([(
+            self.raft_id,
+            BasicNode {
+                addr: addr.to_string(),
+            },
+        )]);
         self.raft
             .initialize(members)
             .await
@@ -160,7 +179,9 @@ impl Store {
         match self.raft.client_write(tx).await {
             Ok(resp) => resp.data.result,
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(StoreError::NotLeader { leader: f.leader_node.map(|n| n.addr) })
+                Err(StoreError::NotLeader {
+                    leader: f.leader_node.map(|n| n.addr),
+                })
             }
             Err(e) => Err(StoreError::Unavailable(e.to_string())),
         }

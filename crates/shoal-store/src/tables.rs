@@ -75,14 +75,19 @@ impl Tables {
     /// Inserts or replaces an object, keeping every index right. Returns the previous one.
     pub fn put(&mut self, object: Object) -> Option<Object> {
         let kind = object.kind();
-        let old = self.remove(kind, &object.id().to_string());
+        let old = self.remove(kind, object.id());
         if let Some(name) = object.unique_name() {
-            self.names.insert((kind, name.to_string()), object.id().to_string());
+            self.names
+                .insert((kind, name.to_string()), object.id().to_string());
         }
         for (index, key) in object.index_keys() {
-            self.index.insert((kind, index, key, object.id().to_string()));
+            self.index
+                .insert((kind, index, key, object.id().to_string()));
         }
-        self.objects.entry(kind).or_default().insert(object.id().to_string(), object);
+        self.objects
+            .entry(kind)
+            .or_default()
+            .insert(object.id().to_string(), object);
         old
     }
 
@@ -100,12 +105,17 @@ impl Tables {
 
     /// The owner of a unique name, if any.
     pub fn name_owner(&self, kind: Kind, name: &str) -> Option<&str> {
-        self.names.get(&(kind, name.to_string())).map(String::as_str)
+        self.names
+            .get(&(kind, name.to_string()))
+            .map(String::as_str)
     }
 
     /// Everything, for a snapshot.
     pub fn image(&self) -> TablesImage {
-        let objects = Kind::ALL.iter().flat_map(|k| self.list(*k).cloned()).collect();
+        let objects = Kind::ALL
+            .iter()
+            .flat_map(|k| self.list(*k).cloned())
+            .collect();
         TablesImage { objects }
     }
 
@@ -142,23 +152,41 @@ mod tests {
         t.put(task("t2", "s1", "n2", TaskState::Running));
         t.put(task("t3", "s2", "n1", TaskState::Shutdown));
         let ids = |it: Vec<&Object>| it.iter().map(|o| o.id().to_string()).collect::<Vec<_>>();
-        assert_eq!(ids(t.find(Kind::Task, "service", "s1").collect()), ["t1", "t2"]);
-        assert_eq!(ids(t.find(Kind::Task, "node", "n1").collect()), ["t1", "t3"]);
-        assert_eq!(ids(t.find(Kind::Task, "desired-state", "running").collect()), ["t1", "t2"]);
+        assert_eq!(
+            ids(t.find(Kind::Task, "service", "s1").collect()),
+            ["t1", "t2"]
+        );
+        assert_eq!(
+            ids(t.find(Kind::Task, "node", "n1").collect()),
+            ["t1", "t3"]
+        );
+        assert_eq!(
+            ids(t.find(Kind::Task, "desired-state", "running").collect()),
+            ["t1", "t2"]
+        );
         // Moving t1 to another node re-indexes it.
         t.put(task("t1", "s1", "n2", TaskState::Shutdown));
         assert_eq!(ids(t.find(Kind::Task, "node", "n1").collect()), ["t3"]);
-        assert_eq!(ids(t.find(Kind::Task, "desired-state", "running").collect()), ["t2"]);
+        assert_eq!(
+            ids(t.find(Kind::Task, "desired-state", "running").collect()),
+            ["t2"]
+        );
         t.remove(Kind::Task, "t2");
         assert_eq!(ids(t.find(Kind::Task, "service", "s1").collect()), ["t1"]);
-        assert!(t.find(Kind::Task, "service", "s").next().is_none(), "exact keys only");
+        assert!(
+            t.find(Kind::Task, "service", "s").next().is_none(),
+            "exact keys only"
+        );
     }
 
     #[test]
     fn prefix_listing_and_image_round_trip() {
         let mut t = Tables::default();
         for id in ["abc1", "abc2", "abd3"] {
-            let mut n = Node { id: id.into(), ..Default::default() };
+            let mut n = Node {
+                id: id.into(),
+                ..Default::default()
+            };
             n.spec.role = NodeRole::Manager;
             n.description.hostname = format!("host-{id}");
             t.put(n.into_object());

@@ -33,10 +33,15 @@ pub struct Transaction {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Created(Object),
-    Updated { old: Object, new: Object },
+    Updated {
+        old: Box<Object>,
+        new: Box<Object>,
+    },
     Deleted(Object),
     /// Ends every applied transaction: the Raft index its changes were stamped with.
-    Commit { index: u64 },
+    Commit {
+        index: u64,
+    },
 }
 
 /// Checks every precondition of `tx` against `tables` without changing anything.
@@ -70,10 +75,14 @@ fn check_name<'a>(
     seen: &mut HashMap<(Kind, String), &'a str>,
     o: &'a Object,
 ) -> Result<(), StoreError> {
-    let Some(name) = o.unique_name() else { return Ok(()) };
+    let Some(name) = o.unique_name() else {
+        return Ok(());
+    };
     let key = (o.kind(), name.to_string());
     let taken_by_other = |owner: &str| owner != o.id();
-    if tables.name_owner(o.kind(), name).is_some_and(taken_by_other)
+    if tables
+        .name_owner(o.kind(), name)
+        .is_some_and(taken_by_other)
         || seen.get(&key).is_some_and(|owner| taken_by_other(owner))
     {
         return Err(StoreError::NameConflict);
@@ -98,13 +107,18 @@ pub fn apply(tables: &mut Tables, tx: &Transaction, index: u64) -> Vec<Event> {
             }
             Action::Update(o) => {
                 let mut o = o.clone();
-                let created = tables.get(o.kind(), o.id()).map(|c| c.meta().created_at.clone());
+                let created = tables
+                    .get(o.kind(), o.id())
+                    .map(|c| c.meta().created_at.clone());
                 let meta = o.meta_mut();
                 meta.version.index = index;
                 meta.created_at = created.unwrap_or_else(|| tx.timestamp.clone());
                 meta.updated_at = tx.timestamp.clone();
                 if let Some(old) = tables.put(o.clone()) {
-                    events.push(Event::Updated { old, new: o });
+                    events.push(Event::Updated {
+                        old: Box::new(old),
+                        new: Box::new(o),
+                    });
                 }
             }
             Action::Delete { kind, id } => {
@@ -126,23 +140,41 @@ pub struct ReadTx<'a> {
 impl<'a> ReadTx<'a> {
     /// An object by full ID.
     pub fn get<T: StoreObject>(&self, id: &str) -> Option<T> {
-        self.tables.get(T::KIND, id).and_then(T::from_object).cloned()
+        self.tables
+            .get(T::KIND, id)
+            .and_then(T::from_object)
+            .cloned()
     }
     /// An object by unique name.
     pub fn get_by_name<T: StoreObject>(&self, name: &str) -> Option<T> {
-        self.tables.get_by_name(T::KIND, name).and_then(T::from_object).cloned()
+        self.tables
+            .get_by_name(T::KIND, name)
+            .and_then(T::from_object)
+            .cloned()
     }
     /// Every object of a kind.
     pub fn list<T: StoreObject>(&self) -> Vec<T> {
-        self.tables.list(T::KIND).filter_map(T::from_object).cloned().collect()
+        self.tables
+            .list(T::KIND)
+            .filter_map(T::from_object)
+            .cloned()
+            .collect()
     }
     /// Objects whose ID starts with `prefix`.
     pub fn list_prefix<T: StoreObject>(&self, prefix: &str) -> Vec<T> {
-        self.tables.list_prefix(T::KIND, prefix).filter_map(T::from_object).cloned().collect()
+        self.tables
+            .list_prefix(T::KIND, prefix)
+            .filter_map(T::from_object)
+            .cloned()
+            .collect()
     }
     /// Objects by a secondary index ("name", "role", "service", "node", "desired-state").
     pub fn find<T: StoreObject>(&self, index: &'static str, key: &str) -> Vec<T> {
-        self.tables.find(T::KIND, index, key).filter_map(T::from_object).cloned().collect()
+        self.tables
+            .find(T::KIND, index, key)
+            .filter_map(T::from_object)
+            .cloned()
+            .collect()
     }
     /// Number of objects of a kind.
     pub fn count<T: StoreObject>(&self) -> usize {
@@ -160,7 +192,11 @@ pub struct WriteTx<'a> {
 
 impl<'a> WriteTx<'a> {
     pub(crate) fn new(tables: &'a Tables) -> Self {
-        Self { read: ReadTx { tables }, pending: BTreeMap::new(), order: Vec::new() }
+        Self {
+            read: ReadTx { tables },
+            pending: BTreeMap::new(),
+            order: Vec::new(),
+        }
     }
 
     /// The committed state this transaction was built on (without its own changes).
@@ -179,15 +215,22 @@ impl<'a> WriteTx<'a> {
 
     /// Every object of a kind, as this transaction would leave them.
     pub fn list<T: StoreObject>(&self) -> Vec<T> {
-        let mut out: BTreeMap<String, T> =
-            self.read.list::<T>().into_iter().map(|o| (o.id().to_string(), o)).collect();
+        let mut out: BTreeMap<String, T> = self
+            .read
+            .list::<T>()
+            .into_iter()
+            .map(|o| (o.id().to_string(), o))
+            .collect();
         for ((kind, id), action) in &self.pending {
             if *kind != T::KIND {
                 continue;
             }
             match action {
                 Action::Create(o) | Action::Update(o) => {
-                    out.insert(id.clone(), T::from_object(o).cloned().expect("kind matches"));
+                    out.insert(
+                        id.clone(),
+                        T::from_object(o).cloned().expect("kind matches"),
+                    );
                 }
                 Action::Delete { .. } => {
                     out.remove(id);
@@ -203,7 +246,10 @@ impl<'a> WriteTx<'a> {
         if self.get_object(object.kind(), object.id()).is_some() {
             return Err(StoreError::Exists);
         }
-        let candidate = Transaction { actions: vec![Action::Create(object.clone())], timestamp: String::new() };
+        let candidate = Transaction {
+            actions: vec![Action::Create(object.clone())],
+            timestamp: String::new(),
+        };
         check(self.read.tables, &candidate).or_else(|e| match e {
             StoreError::Exists => Ok(()), // deleted earlier in this transaction
             e => Err(e),
@@ -224,7 +270,11 @@ impl<'a> WriteTx<'a> {
             Some(Action::Delete { .. }) => return Err(StoreError::NotFound),
             _ => {}
         }
-        let current = self.read.tables.get(object.kind(), object.id()).ok_or(StoreError::NotFound)?;
+        let current = self
+            .read
+            .tables
+            .get(object.kind(), object.id())
+            .ok_or(StoreError::NotFound)?;
         if current.meta().version != object.meta().version {
             return Err(StoreError::OutOfSequence);
         }
@@ -245,7 +295,10 @@ impl<'a> WriteTx<'a> {
             _ => {}
         }
         self.read.tables.get(kind, id).ok_or(StoreError::NotFound)?;
-        self.push(Action::Delete { kind, id: id.to_string() });
+        self.push(Action::Delete {
+            kind,
+            id: id.to_string(),
+        });
         Ok(())
     }
 
@@ -269,6 +322,9 @@ impl<'a> WriteTx<'a> {
 
     /// The actions, in the order first touched.
     pub(crate) fn into_actions(mut self) -> Vec<Action> {
-        self.order.iter().filter_map(|k| self.pending.remove(k)).collect()
+        self.order
+            .iter()
+            .filter_map(|k| self.pending.remove(k))
+            .collect()
     }
 }

@@ -18,11 +18,16 @@ async fn open(dir: &std::path::Path, snapshot_interval: u64) -> Store {
     let mut cfg = StoreConfig::new(dir.to_path_buf(), 1);
     cfg.snapshot_interval = snapshot_interval;
     cfg.keep_entries = 0;
-    Store::open(cfg, Arc::new(NoPeers)).await.expect("open store")
+    Store::open(cfg, Arc::new(NoPeers))
+        .await
+        .expect("open store")
 }
 
 fn node(id: &str) -> Node {
-    let mut n = Node { id: id.into(), ..Default::default() };
+    let mut n = Node {
+        id: id.into(),
+        ..Default::default()
+    };
     n.description.hostname = format!("host-{id}");
     n
 }
@@ -50,10 +55,16 @@ async fn create_update_and_stale_version() {
     assert_eq!(now.meta.created_at, n1.meta.created_at);
 
     // Writing again from the old read is refused with swarmkit's text.
-    let err = store.update(|tx| tx.update(changed.clone())).await.unwrap_err();
+    let err = store
+        .update(|tx| tx.update(changed.clone()))
+        .await
+        .unwrap_err();
     assert_eq!(err, StoreError::OutOfSequence);
     assert_eq!(err.to_string(), "update out of sequence");
-    assert_eq!(store.update(|tx| tx.create(node("n1"))).await.unwrap_err(), StoreError::Exists);
+    assert_eq!(
+        store.update(|tx| tx.create(node("n1"))).await.unwrap_err(),
+        StoreError::Exists
+    );
     store.shutdown().await;
 }
 
@@ -69,7 +80,9 @@ async fn concurrent_writers_on_one_version_only_one_wins() {
         n.spec.labels.insert("writer".into(), i.to_string());
         // Every writer passes the early check (same version), so the conflict is found at
         // apply time: exactly one commit wins.
-        handles.push(tokio::spawn(async move { store.update(|tx| tx.update(n)).await }));
+        handles.push(tokio::spawn(async move {
+            store.update(|tx| tx.update(n)).await
+        }));
     }
     let mut ok = 0;
     for h in handles {
@@ -98,7 +111,10 @@ async fn view_and_watch_sees_every_change_then_a_commit() {
     store.update(|tx| tx.delete(Kind::Node, "a")).await.unwrap();
     let mut seen = Vec::new();
     for _ in 0..5 {
-        let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+        let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         seen.push(match ev {
             Event::Created(o) => format!("create {}", o.id()),
             Event::Deleted(o) => format!("delete {}", o.id()),
@@ -106,7 +122,10 @@ async fn view_and_watch_sees_every_change_then_a_commit() {
             Event::Commit { .. } => "commit".to_string(),
         });
     }
-    assert_eq!(seen, ["create a", "create b", "commit", "delete a", "commit"]);
+    assert_eq!(
+        seen,
+        ["create a", "create b", "commit", "delete a", "commit"]
+    );
     store.shutdown().await;
 }
 
@@ -121,7 +140,13 @@ async fn indexes_answer_lookups_by_service_node_and_desired_state() {
                 ("t2", "s1", "n2", TaskState::Shutdown),
                 ("t3", "s2", "n1", TaskState::Running),
             ] {
-                let t = Task { id: id.into(), service_id: svc.into(), node_id: node.into(), desired_state: desired, ..Default::default() };
+                let t = Task {
+                    id: id.into(),
+                    service_id: svc.into(),
+                    node_id: node.into(),
+                    desired_state: desired,
+                    ..Default::default()
+                };
                 tx.create(t)?;
             }
             Ok::<_, StoreError>(())
@@ -131,7 +156,10 @@ async fn indexes_answer_lookups_by_service_node_and_desired_state() {
     let ids = |ts: Vec<Task>| ts.into_iter().map(|t| t.id).collect::<Vec<_>>();
     assert_eq!(ids(store.view(|v| v.find("service", "s1"))), ["t1", "t2"]);
     assert_eq!(ids(store.view(|v| v.find("node", "n1"))), ["t1", "t3"]);
-    assert_eq!(ids(store.view(|v| v.find("desired-state", "running"))), ["t1", "t3"]);
+    assert_eq!(
+        ids(store.view(|v| v.find("desired-state", "running"))),
+        ["t1", "t3"]
+    );
     assert_eq!(store.view(|v| v.list_prefix::<Task>("t")).len(), 3);
     store.shutdown().await;
 }
@@ -143,12 +171,19 @@ async fn restart_replays_log_and_snapshots() {
         let store = open(dir.path(), 100).await;
         store.bootstrap("127.0.0.1:2377").await.unwrap();
         for i in 0..450 {
-            store.update(|tx| tx.create(node(&format!("n{i:04}")))).await.unwrap();
+            store
+                .update(|tx| tx.create(node(&format!("n{i:04}"))))
+                .await
+                .unwrap();
         }
         // Let openraft finish the snapshot it started at the last multiple of 100.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let m = store.raft().metrics().borrow().clone();
-        assert!(m.snapshot.is_some_and(|s| s.index >= 300), "snapshot taken: {:?}", m.snapshot);
+        assert!(
+            m.snapshot.is_some_and(|s| s.index >= 300),
+            "snapshot taken: {:?}",
+            m.snapshot
+        );
         store.shutdown().await;
     }
     let store = open(dir.path(), 100).await;

@@ -8,7 +8,10 @@ use crate::http::{HttpResponse, request};
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests on one machine).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A running daemon and its files. Killed when dropped.
@@ -23,13 +26,21 @@ impl Daemon {
     /// Starts `bin daemon` with its own data dir and socket and waits until it answers `_ping`.
     pub fn start(bin: impl AsRef<Path>, extra_args: &[&str]) -> anyhow::Result<Daemon> {
         let dir = tempfile::Builder::new().prefix("shoal-test-").tempdir()?;
-        let mut d = Daemon { bin: bin.as_ref().to_path_buf(), dir, child: None, extra: extra_args.iter().map(|s| s.to_string()).collect() };
+        let mut d = Daemon {
+            bin: bin.as_ref().to_path_buf(),
+            dir,
+            child: None,
+            extra: extra_args.iter().map(|s| s.to_string()).collect(),
+        };
         d.spawn()?;
         Ok(d)
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
         let child = Command::new(&self.bin)
             .arg("daemon")
             .arg("--data-dir")
@@ -44,10 +55,16 @@ impl Daemon {
         self.child = Some(child);
         let sock = self.socket();
         crate::wait_for("the daemon's API socket", Duration::from_secs(30), || {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("daemon exited early ({status}):\n{}", self.log());
             }
-            request(&sock, "GET", "/_ping", None).ok().filter(|r| r.status == 200)
+            request(&sock, "GET", "/_ping", None)
+                .ok()
+                .filter(|r| r.status == 200)
         })?;
         Ok(())
     }
@@ -82,7 +99,11 @@ impl Daemon {
 
     /// Runs the `shoal` CLI against this daemon.
     pub fn shoal(&self, args: &[&str]) -> Output {
-        Command::new(&self.bin).env("SHOAL_HOST", self.host()).args(args).output().expect("run shoal")
+        Command::new(&self.bin)
+            .env("SHOAL_HOST", self.host())
+            .args(args)
+            .output()
+            .expect("run shoal")
     }
 
     /// Runs the stock `docker` CLI against this daemon.
@@ -107,7 +128,10 @@ impl Daemon {
     /// SIGTERM and wait for a clean exit; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         c.wait().ok()?.code()
     }
 

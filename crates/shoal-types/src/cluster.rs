@@ -20,7 +20,9 @@ pub struct OrchestrationConfig {
 
 impl Default for OrchestrationConfig {
     fn default() -> Self {
-        Self { task_history_retention_limit: 5 }
+        Self {
+            task_history_retention_limit: 5,
+        }
     }
 }
 
@@ -57,7 +59,9 @@ pub struct DispatcherConfig {
 
 impl Default for DispatcherConfig {
     fn default() -> Self {
-        Self { heartbeat_period: 5 * SECOND_NS }
+        Self {
+            heartbeat_period: 5 * SECOND_NS,
+        }
     }
 }
 
@@ -79,7 +83,11 @@ fn is_zero(v: &u64) -> bool {
 
 impl Default for CaConfig {
     fn default() -> Self {
-        Self { node_cert_expiry: 90 * 24 * 3600 * SECOND_NS, external_cas: vec![], force_rotate: 0 }
+        Self {
+            node_cert_expiry: 90 * 24 * 3600 * SECOND_NS,
+            external_cas: vec![],
+            force_rotate: 0,
+        }
     }
 }
 

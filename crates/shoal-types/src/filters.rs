@@ -17,13 +17,16 @@ impl Filters {
         }
         let bad = |e: String| Error::invalid(format!("invalid filter: {e}"));
         let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
-        let obj = v.as_object().ok_or_else(|| bad("expected a JSON object".into()))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("expected a JSON object".into()))?;
         let mut out = BTreeMap::new();
         for (key, vals) in obj {
             let set: BTreeSet<String> = match vals {
-                serde_json::Value::Array(a) => {
-                    a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()
-                }
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
                 serde_json::Value::Object(m) => m
                     .iter()
                     .filter(|(_, on)| on.as_bool().unwrap_or(false))
@@ -89,7 +92,10 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_json_are_refused() {
         let f = Filters::parse(r#"{"colour":["red"]}"#).unwrap();
-        assert_eq!(f.validate(&["role"]).unwrap_err().message, "invalid filter 'colour'");
+        assert_eq!(
+            f.validate(&["role"]).unwrap_err().message,
+            "invalid filter 'colour'"
+        );
         assert!(Filters::parse("{not json").is_err());
         assert!(Filters::parse(r#"{"role":"manager"}"#).is_err());
     }

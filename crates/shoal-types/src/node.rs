@@ -197,7 +197,11 @@ pub struct Node {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager_status: Option<ManagerStatus>,
     /// Raft member ID of a manager (internal; never in API responses).
-    #[serde(rename = "ShoalRaftID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ShoalRaftID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub raft_id: Option<u64>,
 }
 
@@ -213,6 +217,9 @@ impl Node {
 
     /// The node as the API shows it (internal fields removed).
     pub fn to_api(&self) -> Node {
-        Node { raft_id: None, ..self.clone() }
+        Node {
+            raft_id: None,
+            ..self.clone()
+        }
     }
 }

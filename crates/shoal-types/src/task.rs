@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::meta::Meta;
 
 /// Task states as swarmkit orders them; they only move forward.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {
     #[default]

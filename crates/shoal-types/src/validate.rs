@@ -46,14 +46,36 @@ pub fn host_port(addr: &str, default_port: u16) -> Result<(String, u16), Error> 
     Ok((host.to_string(), port))
 }
 
+/// Go clients send `""` for an unset enum; read it as `None`.
+pub fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
+        Some(v) => T::deserialize(v)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn host_port_forms() {
-        assert_eq!(host_port("0.0.0.0:2377", 2377).unwrap(), ("0.0.0.0".into(), 2377));
-        assert_eq!(host_port("10.1.2.3", 2377).unwrap(), ("10.1.2.3".into(), 2377));
+        assert_eq!(
+            host_port("0.0.0.0:2377", 2377).unwrap(),
+            ("0.0.0.0".into(), 2377)
+        );
+        assert_eq!(
+            host_port("10.1.2.3", 2377).unwrap(),
+            ("10.1.2.3".into(), 2377)
+        );
         assert_eq!(host_port("eth0:4000", 2377).unwrap(), ("eth0".into(), 4000));
         assert_eq!(host_port("[::1]:4000", 2377).unwrap(), ("::1".into(), 4000));
         assert!(host_port("1.2.3.4:notaport", 2377).is_err());
@@ -67,19 +89,5 @@ mod tests {
         assert!(labels([(&k, &v)]).is_err());
         let k = "zone".to_string();
         assert!(labels([(&k, &v)]).is_ok());
-    }
-}
-
-/// Go clients send `""` for an unset enum; read it as `None`.
-pub fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    match v {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
-        Some(v) => T::deserialize(v).map(Some).map_err(serde::de::Error::custom),
     }
 }

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 const EX_USAGE: i32 = 64;
 
 #[derive(Debug, Parser)]
-#[command(name = "shoal", version, about = "A container orchestrator compatible with Docker Swarm mode")]
+#[command(
+    name = "shoal",
+    version,
+    about = "A container orchestrator compatible with Docker Swarm mode"
+)]
 struct Cli {
     /// Daemon socket to connect to (unix:///path or tcp://host:port)
     #[arg(short = 'H', long = "host", env = "SHOAL_HOST", global = true)]
@@ -45,7 +49,10 @@ fn main() {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn run_daemon(args: daemon::DaemonArgs, host: Option<&str>) -> i32 {

@@ -20,7 +20,11 @@ fn acknowledged_writes_survive_sigkill() {
         let version = node["Version"]["Index"].as_u64().unwrap();
         let mut spec = node["Spec"].clone();
         spec["Labels"][format!("k{i}")] = serde_json::Value::String(format!("v{i}"));
-        let r = d.http("POST", &format!("/v1.47/nodes/{node_id}/update?version={version}"), Some(&spec.to_string()));
+        let r = d.http(
+            "POST",
+            &format!("/v1.47/nodes/{node_id}/update?version={version}"),
+            Some(&spec.to_string()),
+        );
         assert_eq!(r.status, 200, "write {i}: {}", r.text());
     }
     let before = d.http("GET", "/swarm", None).json();
@@ -42,7 +46,11 @@ fn acknowledged_writes_survive_sigkill() {
     let version = node.json()["Version"]["Index"].as_u64().unwrap();
     let mut spec = node.json()["Spec"].clone();
     spec["Labels"]["after"] = "restart".into();
-    let r = d.http("POST", &format!("/nodes/{node_id}/update?version={version}"), Some(&spec.to_string()));
+    let r = d.http(
+        "POST",
+        &format!("/nodes/{node_id}/update?version={version}"),
+        Some(&spec.to_string()),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -50,7 +58,12 @@ fn acknowledged_writes_survive_sigkill() {
 fn graceful_restart_keeps_the_swarm_and_leave_forgets_it() {
     let mut d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &[]).unwrap();
     let node_id = init(&d);
-    assert_eq!(d.terminate(), Some(0), "SIGTERM is a clean exit:\n{}", d.log());
+    assert_eq!(
+        d.terminate(),
+        Some(0),
+        "SIGTERM is a clean exit:\n{}",
+        d.log()
+    );
     d.restart().unwrap();
     let info = d.http("GET", "/info", None).json();
     assert_eq!(info["Swarm"]["LocalNodeState"], "active");
@@ -60,14 +73,28 @@ fn graceful_restart_keeps_the_swarm_and_leave_forgets_it() {
 
     let refused = d.http("POST", "/swarm/leave", None);
     assert_eq!(refused.status, 503);
-    assert!(refused.json()["message"].as_str().unwrap().contains("Use `--force` to ignore this message."));
+    assert!(
+        refused.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Use `--force` to ignore this message.")
+    );
     let left = d.http("POST", "/swarm/leave?force=1", None);
     assert_eq!(left.status, 200, "{}", left.text());
-    assert_eq!(d.http("GET", "/_ping", None).header("Swarm"), Some("inactive"));
-    assert!(!d.data_dir().join("swarm").exists(), "the swarm's files are gone");
+    assert_eq!(
+        d.http("GET", "/_ping", None).header("Swarm"),
+        Some("inactive")
+    );
+    assert!(
+        !d.data_dir().join("swarm").exists(),
+        "the swarm's files are gone"
+    );
     // A new swarm in the same process and data dir.
     let again = init(&d);
     assert_ne!(again, node_id);
     d.restart().unwrap();
-    assert_eq!(d.http("GET", "/info", None).json()["Swarm"]["NodeID"], again.as_str());
+    assert_eq!(
+        d.http("GET", "/info", None).json()["Swarm"]["NodeID"],
+        again.as_str()
+    );
 }

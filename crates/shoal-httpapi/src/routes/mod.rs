@@ -26,7 +26,10 @@ pub fn all<B: Backend>() -> Router<Arc<B>> {
         .route("/swarm/leave", post(swarm::leave::<B>))
         .route("/swarm/update", post(swarm::update::<B>))
         .route("/nodes", get(node::list::<B>))
-        .route("/nodes/{id}", get(node::inspect::<B>).delete(node::remove::<B>))
+        .route(
+            "/nodes/{id}",
+            get(node::inspect::<B>).delete(node::remove::<B>),
+        )
         .route("/nodes/{id}/update", post(node::update::<B>))
         .fallback(not_found)
 }

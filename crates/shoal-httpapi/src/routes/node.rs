@@ -18,7 +18,10 @@ pub async fn list<B: Backend>(
     Ok(json_response(StatusCode::OK, &nodes))
 }
 
-pub async fn inspect<B: Backend>(state: State<B>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn inspect<B: Backend>(
+    state: State<B>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &state.node_inspect(&id)?))
 }
 

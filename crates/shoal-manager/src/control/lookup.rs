@@ -17,11 +17,17 @@ pub fn resolve<T: StoreObject>(
     if let Some(o) = view.get::<T>(input) {
         return Ok(o);
     }
-    let by_name: Vec<T> = view.list::<T>().into_iter().filter(|o| name_of(o) == input).collect();
+    let by_name: Vec<T> = view
+        .list::<T>()
+        .into_iter()
+        .filter(|o| name_of(o) == input)
+        .collect();
     match by_name.len() {
         1 => return Ok(by_name.into_iter().next().expect("one")),
         n if n > 1 => {
-            return Err(Error::invalid(format!("{noun} {input} is ambiguous ({n} matches found)")));
+            return Err(Error::invalid(format!(
+                "{noun} {input} is ambiguous ({n} matches found)"
+            )));
         }
         _ => {}
     }
@@ -29,6 +35,8 @@ pub fn resolve<T: StoreObject>(
     match by_prefix.len() {
         0 => Err(Error::not_found(format!("{noun} {input} not found"))),
         1 => Ok(by_prefix.into_iter().next().expect("one")),
-        n => Err(Error::invalid(format!("{noun} {input} is ambiguous ({n} matches found)"))),
+        n => Err(Error::invalid(format!(
+            "{noun} {input} is ambiguous ({n} matches found)"
+        ))),
     }
 }

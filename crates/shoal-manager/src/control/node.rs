@@ -1,6 +1,8 @@
 //! `GET /nodes`, `GET /nodes/{id}`, `POST /nodes/{id}/update`, `DELETE /nodes/{id}`.
 
-use shoal_types::{Error, Filters, Kind, ManagerStatus, Node, NodeRole, NodeSpec, NodeState, Reachability, Version};
+use shoal_types::{
+    Error, Filters, Kind, ManagerStatus, Node, NodeRole, NodeSpec, NodeState, Reachability, Version,
+};
 
 use super::lookup::resolve;
 use super::swarm::store_err;
@@ -40,15 +42,26 @@ impl Manager {
     }
 
     /// `POST /nodes/{id}/update?version=N`.
-    pub async fn update_node(&self, input: &str, version: u64, spec: NodeSpec) -> Result<(), Error> {
+    pub async fn update_node(
+        &self,
+        input: &str,
+        version: u64,
+        spec: NodeSpec,
+    ) -> Result<(), Error> {
         shoal_types::validate::labels(&spec.labels)?;
         self.store
             .update(|tx| {
                 let mut node = self.resolve_node(tx.committed(), input)?;
                 if node.spec.role == NodeRole::Manager && spec.role == NodeRole::Worker {
-                    let managers = tx.list::<Node>().iter().filter(|n| n.spec.role == NodeRole::Manager).count();
+                    let managers = tx
+                        .list::<Node>()
+                        .iter()
+                        .filter(|n| n.spec.role == NodeRole::Manager)
+                        .count();
                     if managers <= 1 {
-                        return Err(Error::invalid("attempting to demote the last manager of the swarm"));
+                        return Err(Error::invalid(
+                            "attempting to demote the last manager of the swarm",
+                        ));
                     }
                 }
                 node.spec = spec;
@@ -71,7 +84,9 @@ impl Manager {
                     )));
                 }
                 if !force && node.status.state == NodeState::Ready {
-                    return Err(Error::invalid(format!("node {input} is not down and can't be removed")));
+                    return Err(Error::invalid(format!(
+                        "node {input} is not down and can't be removed"
+                    )));
                 }
                 tx.delete(Kind::Node, &node.id).map_err(store_err)
             })
@@ -100,7 +115,11 @@ impl Manager {
                 .is_some_and(|matched| matched.is_some());
         ManagerStatus {
             leader,
-            reachability: if reachable { Reachability::Reachable } else { Reachability::Unreachable },
+            reachability: if reachable {
+                Reachability::Reachable
+            } else {
+                Reachability::Unreachable
+            },
             addr: stored.addr.clone(),
         }
     }

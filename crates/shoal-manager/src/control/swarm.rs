@@ -55,14 +55,21 @@ impl Manager {
         }
         cluster.spec = spec;
         cluster.meta.version = Version { index: version };
-        self.store.update(|tx| tx.update(cluster)).await.map_err(store_err)
+        self.store
+            .update(|tx| tx.update(cluster))
+            .await
+            .map_err(store_err)
     }
 
     /// The `Swarm` section of `GET /info` on this manager.
     pub fn swarm_info(&self) -> SwarmInfo {
-        let (nodes, cluster) =
-            self.store.view(|v| (v.list::<Node>(), v.list::<Cluster>().into_iter().next()));
-        let managers: Vec<&Node> = nodes.iter().filter(|n| n.manager_status.is_some()).collect();
+        let (nodes, cluster) = self
+            .store
+            .view(|v| (v.list::<Node>(), v.list::<Cluster>().into_iter().next()));
+        let managers: Vec<&Node> = nodes
+            .iter()
+            .filter(|n| n.manager_status.is_some())
+            .collect();
         let node_addr = self
             .advertise_addr
             .rsplit_once(':')
@@ -77,11 +84,20 @@ impl Manager {
                 .iter()
                 .map(|n| PeerNode {
                     node_id: n.id.clone(),
-                    addr: n.manager_status.as_ref().map(|m| m.addr.clone()).unwrap_or_default(),
+                    addr: n
+                        .manager_status
+                        .as_ref()
+                        .map(|m| m.addr.clone())
+                        .unwrap_or_default(),
                 })
                 .collect(),
             nodes: Some(nodes.len() as u64),
-            managers: Some(nodes.iter().filter(|n| n.spec.role == NodeRole::Manager).count() as u64),
+            managers: Some(
+                nodes
+                    .iter()
+                    .filter(|n| n.spec.role == NodeRole::Manager)
+                    .count() as u64,
+            ),
             cluster: cluster.map(|c| {
                 let mut s = c.to_api();
                 s.join_tokens = Default::default();
@@ -93,11 +109,14 @@ impl Manager {
 
 /// swarmkit's `validateClusterSpec` rules and texts.
 fn validate_spec(spec: &SwarmSpec) -> Result<(), Error> {
-    if spec.ca_config.node_cert_expiry != 0 && spec.ca_config.node_cert_expiry < MIN_CERT_EXPIRY_NS {
+    if spec.ca_config.node_cert_expiry != 0 && spec.ca_config.node_cert_expiry < MIN_CERT_EXPIRY_NS
+    {
         return Err(Error::invalid("minimum certificate expiry time is: 1h0m0s"));
     }
     if spec.dispatcher.heartbeat_period < 0 {
-        return Err(Error::invalid("heartbeat time period cannot be a negative duration"));
+        return Err(Error::invalid(
+            "heartbeat time period cannot be a negative duration",
+        ));
     }
     shoal_types::validate::labels(&spec.labels)
 }

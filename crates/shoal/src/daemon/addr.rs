@@ -23,7 +23,9 @@ pub fn advertise_addr(requested: Option<&str>, listen: SocketAddr) -> Result<Str
             Error::invalid(format!("invalid advertise address {raw}: expected an IP address (interface names are not supported)"))
         })?;
         if ip.is_unspecified() {
-            return Err(Error::invalid(format!("advertise address must be a non-zero IP address, got {raw}")));
+            return Err(Error::invalid(format!(
+                "advertise address must be a non-zero IP address, got {raw}"
+            )));
         }
         return Ok(SocketAddr::new(ip, port).to_string());
     }
@@ -51,8 +53,14 @@ mod tests {
     #[test]
     fn explicit_advertise_wins_and_takes_the_listen_port() {
         let listen: SocketAddr = "0.0.0.0:4000".parse().unwrap();
-        assert_eq!(advertise_addr(Some("10.1.2.3"), listen).unwrap(), "10.1.2.3:4000");
-        assert_eq!(advertise_addr(Some("10.1.2.3:5000"), listen).unwrap(), "10.1.2.3:5000");
+        assert_eq!(
+            advertise_addr(Some("10.1.2.3"), listen).unwrap(),
+            "10.1.2.3:4000"
+        );
+        assert_eq!(
+            advertise_addr(Some("10.1.2.3:5000"), listen).unwrap(),
+            "10.1.2.3:5000"
+        );
         assert!(advertise_addr(Some("0.0.0.0"), listen).is_err());
         assert!(advertise_addr(Some("eth0"), listen).is_err());
     }

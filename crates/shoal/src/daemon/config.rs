@@ -18,7 +18,11 @@ pub struct DaemonArgs {
     #[arg(long, env = "SHOAL_ADVERTISE_ADDR")]
     pub advertise_addr: Option<String>,
     /// Docker Engine socket the node drives, when present
-    #[arg(long, env = "SHOAL_ENGINE_SOCKET", default_value = "/var/run/docker.sock")]
+    #[arg(
+        long,
+        env = "SHOAL_ENGINE_SOCKET",
+        default_value = "/var/run/docker.sock"
+    )]
     pub engine_socket: String,
     /// Log filter (error, warn, info, debug, trace, or tracing directives)
     #[arg(long, env = "SHOAL_LOG", default_value = "info,openraft=warn")]
@@ -51,7 +55,12 @@ pub enum ApiAddr {
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|r| r.split_whitespace().next() == Some("0"))))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Uid:")
+                    .map(|r| r.split_whitespace().next() == Some("0"))
+            })
+        })
         .unwrap_or(false)
 }
 
@@ -68,9 +77,12 @@ fn default_data_dir() -> PathBuf {
     if is_root() {
         return PathBuf::from("/var/lib/shoal");
     }
-    let base = std::env::var("XDG_DATA_HOME").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".local/share")
-    });
+    let base = std::env::var("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()))
+                .join(".local/share")
+        });
     base.join("shoal")
 }
 
@@ -78,15 +90,20 @@ fn default_data_dir() -> PathBuf {
 pub fn parse_host(host: &str) -> Result<ApiAddr, String> {
     if let Some(path) = host.strip_prefix("unix://") {
         if path.is_empty() || !path.starts_with('/') {
-            return Err(format!("invalid host {host}: a unix socket needs an absolute path"));
+            return Err(format!(
+                "invalid host {host}: a unix socket needs an absolute path"
+            ));
         }
         return Ok(ApiAddr::Unix(PathBuf::from(path)));
     }
     if let Some(addr) = host.strip_prefix("tcp://") {
-        shoal_types::validate::host_port(addr, 2375).map_err(|e| format!("invalid host {host}: {e}"))?;
+        shoal_types::validate::host_port(addr, 2375)
+            .map_err(|e| format!("invalid host {host}: {e}"))?;
         return Ok(ApiAddr::Tcp(addr.to_string()));
     }
-    Err(format!("invalid host {host}: expected unix:///path or tcp://host:port"))
+    Err(format!(
+        "invalid host {host}: expected unix:///path or tcp://host:port"
+    ))
 }
 
 impl DaemonArgs {
@@ -96,7 +113,8 @@ impl DaemonArgs {
         shoal_types::validate::host_port(&self.listen_addr, 2377)
             .map_err(|_| format!("invalid --listen-addr {}", self.listen_addr))?;
         if let Some(a) = &self.advertise_addr {
-            shoal_types::validate::host_port(a, 2377).map_err(|_| format!("invalid --advertise-addr {a}"))?;
+            shoal_types::validate::host_port(a, 2377)
+                .map_err(|_| format!("invalid --advertise-addr {a}"))?;
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| format!("invalid --log-level {}: {e}", self.log_level))?;
@@ -105,7 +123,10 @@ impl DaemonArgs {
         }
         let data_dir = self.data_dir.unwrap_or_else(default_data_dir);
         if data_dir.exists() && !data_dir.is_dir() {
-            return Err(format!("invalid --data-dir {}: not a directory", data_dir.display()));
+            return Err(format!(
+                "invalid --data-dir {}: not a directory",
+                data_dir.display()
+            ));
         }
         Ok(DaemonConfig {
             data_dir,
@@ -125,8 +146,14 @@ mod tests {
 
     #[test]
     fn hosts_parse() {
-        assert_eq!(parse_host("unix:///run/x.sock").unwrap(), ApiAddr::Unix("/run/x.sock".into()));
-        assert_eq!(parse_host("tcp://127.0.0.1:2375").unwrap(), ApiAddr::Tcp("127.0.0.1:2375".into()));
+        assert_eq!(
+            parse_host("unix:///run/x.sock").unwrap(),
+            ApiAddr::Unix("/run/x.sock".into())
+        );
+        assert_eq!(
+            parse_host("tcp://127.0.0.1:2375").unwrap(),
+            ApiAddr::Tcp("127.0.0.1:2375".into())
+        );
         assert!(parse_host("unix://relative.sock").is_err());
         assert!(parse_host("http://x").is_err());
         assert!(parse_host("tcp://1.2.3.4:notaport").is_err());

@@ -14,18 +14,24 @@ use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::info;
 
-pub use config::{DaemonArgs, default_host};
 use config::{ApiAddr, DaemonConfig};
+pub use config::{DaemonArgs, default_host};
 use runtime::NodeRuntime;
 
 /// Runs the daemon until a termination signal.
 pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            cfg.data_dir.display()
+        )
+    })?;
     let engine = shoal_agent::probe_engine(&cfg.engine_socket, Duration::from_secs(2)).await;
     match &engine {
         Some(e) => info!(version = %e.version, "docker engine found"),
-        None => info!(socket = %cfg.engine_socket, "no docker engine; the process driver will run tasks"),
+        None => {
+            info!(socket = %cfg.engine_socket, "no docker engine; the process driver will run tasks")
+        }
     }
     let runtime = Arc::new(NodeRuntime::new(cfg.clone(), engine));
     runtime.resume().await.map_err(|e| anyhow::anyhow!(e))?;
@@ -46,7 +52,9 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
             let _ = std::fs::remove_file(path);
         }
         ApiAddr::Tcp(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
             info!(%addr, "serving the Engine API");
             shoal_httpapi::serve(listener, runtime.clone(), shutdown).await?;
         }
@@ -65,7 +73,9 @@ fn bind_unix(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener>
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             anyhow::bail!("another daemon is already serving {}", path.display());
         }
-        std::fs::remove_file(path).with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
     }
-    tokio::net::UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))
+    tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("cannot listen on {}", path.display()))
 }

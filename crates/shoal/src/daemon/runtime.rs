@@ -31,12 +31,21 @@ impl NodeRuntime {
     pub fn new(cfg: DaemonConfig, engine: Option<EngineProbe>) -> Self {
         let description = shoal_agent::describe_node(engine.as_ref());
         let files = NodeFiles::new(&cfg.data_dir);
-        Self { cfg, files, engine, description, manager: RwLock::new(None), lifecycle: Default::default() }
+        Self {
+            cfg,
+            files,
+            engine,
+            description,
+            manager: RwLock::new(None),
+            lifecycle: Default::default(),
+        }
     }
 
     /// Rejoins the swarm this node was in before a restart, if any.
     pub async fn resume(&self) -> Result<(), String> {
-        let Some((state, tls)) = self.files.load()? else { return Ok(()) };
+        let Some((state, tls)) = self.files.load()? else {
+            return Ok(());
+        };
         let listen = addr::listen_addr(&state.listen_addr).map_err(|e| e.message)?;
         let listener = TcpListener::bind(listen)
             .await
@@ -44,7 +53,10 @@ impl NodeRuntime {
         let manager = Manager::start(self.manager_config(&state, tls), listener)
             .await
             .map_err(|e| e.to_string())?;
-        manager.wait_ready(Duration::from_secs(30)).await.map_err(|e| e.to_string())?;
+        manager
+            .wait_ready(Duration::from_secs(30))
+            .await
+            .map_err(|e| e.to_string())?;
         info!(node.id = %state.node_id, "rejoined the swarm");
         *self.manager.write().expect("lock") = Some(Arc::new(manager));
         Ok(())
@@ -52,7 +64,11 @@ impl NodeRuntime {
 
     /// The running manager, or Docker's "not a swarm manager" error.
     pub(crate) fn manager(&self) -> Result<Arc<Manager>, Error> {
-        self.manager.read().expect("lock").clone().ok_or_else(Error::not_a_manager)
+        self.manager
+            .read()
+            .expect("lock")
+            .clone()
+            .ok_or_else(Error::not_a_manager)
     }
 
     pub(crate) fn swarm_info(&self) -> SwarmInfo {
@@ -86,22 +102,46 @@ impl NodeRuntime {
         if self.manager.read().expect("lock").is_some() {
             return Err(Error::already_in_swarm());
         }
-        let listen_raw = if req.listen_addr.is_empty() { self.cfg.listen_addr.clone() } else { req.listen_addr.clone() };
+        let listen_raw = if req.listen_addr.is_empty() {
+            self.cfg.listen_addr.clone()
+        } else {
+            req.listen_addr.clone()
+        };
         let listen = addr::listen_addr(&listen_raw)?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| Error::invalid(format!("failed to listen on remote API address: {e}")))?;
-        let listen = listener.local_addr().map_err(|e| Error::internal(e.to_string()))?;
-        let requested = Some(req.advertise_addr.as_str()).filter(|s| !s.is_empty()).or(self.cfg.advertise_addr.as_deref());
+        let listen = listener
+            .local_addr()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let requested = Some(req.advertise_addr.as_str())
+            .filter(|s| !s.is_empty())
+            .or(self.cfg.advertise_addr.as_deref());
         let advertise = addr::advertise_addr(requested, listen)?;
         let params = self.cluster_params(&req, advertise.clone())?;
         let root = RootCa::generate(SystemTime::now()).map_err(ca_err)?;
         let cert = root
-            .issue(&params.node_id, Role::Manager, &params.cluster_id, SystemTime::now(), shoal_ca::DEFAULT_NODE_CERT_VALIDITY)
+            .issue(
+                &params.node_id,
+                Role::Manager,
+                &params.cluster_id,
+                SystemTime::now(),
+                shoal_ca::DEFAULT_NODE_CERT_VALIDITY,
+            )
             .map_err(ca_err)?;
-        let tls = TlsMaterial { root_pem: root.cert_pem.clone(), cert_pem: cert.cert_pem, key_pem: cert.key_pem };
+        let tls = TlsMaterial {
+            root_pem: root.cert_pem.clone(),
+            cert_pem: cert.cert_pem,
+            key_pem: cert.key_pem,
+        };
         let (cluster, node) = shoal_manager::initial_objects(&params, &root)?;
-        let state = SwarmState::new(params.node_id.clone(), params.cluster_id.clone(), params.raft_id, listen.to_string(), advertise);
+        let state = SwarmState::new(
+            params.node_id.clone(),
+            params.cluster_id.clone(),
+            params.raft_id,
+            listen.to_string(),
+            advertise,
+        );
         // A half-made swarm must not survive: any failure below removes what was written.
         let _ = self.files.remove_all();
         let manager = Manager::start(self.manager_config(&state, tls.clone()), listener)
@@ -121,7 +161,11 @@ impl NodeRuntime {
         Ok(params.node_id)
     }
 
-    fn cluster_params(&self, req: &InitRequest, advertise_addr: String) -> Result<ClusterParams, Error> {
+    fn cluster_params(
+        &self,
+        req: &InitRequest,
+        advertise_addr: String,
+    ) -> Result<ClusterParams, Error> {
         let mut spec = req.spec.clone().unwrap_or_default();
         if spec.name.is_empty() {
             spec.name = "default".into();
@@ -201,7 +245,11 @@ fn ca_err(e: shoal_ca::CaError) -> Error {
 
 impl shoal_httpapi::Backend for NodeRuntime {
     fn swarm_status(&self) -> String {
-        if self.manager.read().expect("lock").is_some() { "active/manager".into() } else { "inactive".into() }
+        if self.manager.read().expect("lock").is_some() {
+            "active/manager".into()
+        } else {
+            "inactive".into()
+        }
     }
 
     fn version(&self) -> serde_json::Value {
@@ -220,7 +268,10 @@ impl shoal_httpapi::Backend for NodeRuntime {
         if self.manager.read().expect("lock").is_some() {
             return Err(Error::already_in_swarm());
         }
-        Err(Error::new(shoal_types::ErrorKind::NotImplemented, "joining an existing swarm is not available yet in this version of shoal"))
+        Err(Error::new(
+            shoal_types::ErrorKind::NotImplemented,
+            "joining an existing swarm is not available yet in this version of shoal",
+        ))
     }
 
     async fn swarm_leave(&self, force: bool) -> Result<(), Error> {
@@ -231,7 +282,12 @@ impl shoal_httpapi::Backend for NodeRuntime {
         self.manager()?.swarm()
     }
 
-    async fn swarm_update(&self, version: u64, spec: SwarmSpec, flags: SwarmUpdateFlags) -> Result<(), Error> {
+    async fn swarm_update(
+        &self,
+        version: u64,
+        spec: SwarmSpec,
+        flags: SwarmUpdateFlags,
+    ) -> Result<(), Error> {
         self.manager()?.update_swarm(version, spec, flags).await
     }
 

@@ -24,8 +24,21 @@ pub struct SwarmState {
 }
 
 impl SwarmState {
-    pub fn new(node_id: String, cluster_id: String, raft_id: u64, listen_addr: String, advertise_addr: String) -> Self {
-        Self { format: STATE_FORMAT, node_id, cluster_id, raft_id, listen_addr, advertise_addr }
+    pub fn new(
+        node_id: String,
+        cluster_id: String,
+        raft_id: u64,
+        listen_addr: String,
+        advertise_addr: String,
+    ) -> Self {
+        Self {
+            format: STATE_FORMAT,
+            node_id,
+            cluster_id,
+            raft_id,
+            listen_addr,
+            advertise_addr,
+        }
     }
 }
 
@@ -37,7 +50,9 @@ pub struct NodeFiles {
 
 impl NodeFiles {
     pub fn new(data_dir: &Path) -> Self {
-        Self { root: data_dir.join("swarm") }
+        Self {
+            root: data_dir.join("swarm"),
+        }
     }
     pub fn raft_dir(&self) -> PathBuf {
         self.root.join("raft")
@@ -57,8 +72,8 @@ impl NodeFiles {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        let state: SwarmState =
-            serde_json::from_str(&text).map_err(|e| format!("{} is corrupt: {e}", path.display()))?;
+        let state: SwarmState = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is corrupt: {e}", path.display()))?;
         if state.format > STATE_FORMAT {
             return Err(format!(
                 "{} was written by a newer shoal (format {}); this shoal reads format {STATE_FORMAT}",
@@ -81,9 +96,18 @@ impl NodeFiles {
     /// Writes the certificates, then `state.json` (the commit point).
     pub fn save(&self, state: &SwarmState, tls: &TlsMaterial) -> Result<(), String> {
         let certs = self.cert_dir();
-        std::fs::create_dir_all(&certs).map_err(|e| format!("cannot create {}: {e}", certs.display()))?;
-        write_atomic(&certs.join("swarm-root-ca.crt"), tls.root_pem.as_bytes(), 0o644)?;
-        write_atomic(&certs.join("swarm-node.crt"), tls.cert_pem.as_bytes(), 0o644)?;
+        std::fs::create_dir_all(&certs)
+            .map_err(|e| format!("cannot create {}: {e}", certs.display()))?;
+        write_atomic(
+            &certs.join("swarm-root-ca.crt"),
+            tls.root_pem.as_bytes(),
+            0o644,
+        )?;
+        write_atomic(
+            &certs.join("swarm-node.crt"),
+            tls.cert_pem.as_bytes(),
+            0o644,
+        )?;
         write_atomic(&certs.join("swarm-node.key"), tls.key_pem.as_bytes(), 0o600)?;
         let json = serde_json::to_vec_pretty(state).expect("state serialises");
         write_atomic(&self.state_path(), &json, 0o600)
@@ -94,7 +118,12 @@ impl NodeFiles {
         match std::fs::remove_file(self.state_path()) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot remove {}: {e}", self.state_path().display())),
+            Err(e) => {
+                return Err(format!(
+                    "cannot remove {}: {e}",
+                    self.state_path().display()
+                ));
+            }
         }
         match std::fs::remove_dir_all(&self.root) {
             Ok(()) => Ok(()),
@@ -107,12 +136,20 @@ impl NodeFiles {
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     let tmp = path.with_extension("tmp");
     let err = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).mode(mode).open(&tmp).map_err(err)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(err)?;
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(err)?;
     }
     Ok(())
 }
@@ -122,7 +159,11 @@ mod tests {
     use super::*;
 
     fn tls() -> TlsMaterial {
-        TlsMaterial { root_pem: "root".into(), cert_pem: "cert".into(), key_pem: "key".into() }
+        TlsMaterial {
+            root_pem: "root".into(),
+            cert_pem: "cert".into(),
+            key_pem: "key".into(),
+        }
     }
 
     #[test]
@@ -130,7 +171,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = NodeFiles::new(dir.path());
         assert!(files.load().unwrap().is_none());
-        let state = SwarmState::new("n".into(), "c".into(), 7, "0.0.0.0:2377".into(), "10.0.0.1:2377".into());
+        let state = SwarmState::new(
+            "n".into(),
+            "c".into(),
+            7,
+            "0.0.0.0:2377".into(),
+            "10.0.0.1:2377".into(),
+        );
         files.save(&state, &tls()).unwrap();
         let (back, t) = files.load().unwrap().unwrap();
         assert_eq!(back, state);
