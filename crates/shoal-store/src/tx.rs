@@ -328,3 +328,133 @@ impl<'a> WriteTx<'a> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod props {
+    //! Transactions against an oracle: a plain map of id → (version, name).
+
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use shoal_types::{Cluster, Version};
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create { id: u8, name: u8 },
+        Update { id: u8, name: u8, stale: bool },
+        Delete { id: u8 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..4u8, 0..3u8).prop_map(|(id, name)| Op::Create { id, name }),
+            (0..4u8, 0..3u8, any::<bool>()).prop_map(|(id, name, stale)| Op::Update {
+                id,
+                name,
+                stale
+            }),
+            (0..4u8).prop_map(|id| Op::Delete { id }),
+        ]
+    }
+
+    fn cluster(id: u8, name: u8, version: u64) -> Object {
+        let mut c = Cluster {
+            id: format!("id{id}"),
+            ..Default::default()
+        };
+        c.spec.name = format!("name{name}");
+        c.meta.version = Version { index: version };
+        Object::Cluster(c)
+    }
+
+    type Oracle = BTreeMap<String, (u64, String)>;
+
+    fn expected(oracle: &Oracle, op: &Op) -> Result<(), StoreError> {
+        let name_taken = |id: &str, name: u8| {
+            oracle
+                .iter()
+                .any(|(other, (_, n))| other != id && *n == format!("name{name}"))
+        };
+        match op {
+            Op::Create { id, name } => {
+                let id = format!("id{id}");
+                if oracle.contains_key(&id) {
+                    Err(StoreError::Exists)
+                } else if name_taken(&id, *name) {
+                    Err(StoreError::NameConflict)
+                } else {
+                    Ok(())
+                }
+            }
+            Op::Update { id, name, stale } => {
+                let id = format!("id{id}");
+                match oracle.get(&id) {
+                    None => Err(StoreError::NotFound),
+                    Some(_) if *stale => Err(StoreError::OutOfSequence),
+                    Some(_) if name_taken(&id, *name) => Err(StoreError::NameConflict),
+                    Some(_) => Ok(()),
+                }
+            }
+            Op::Delete { id } => {
+                if oracle.contains_key(&format!("id{id}")) {
+                    Ok(())
+                } else {
+                    Err(StoreError::NotFound)
+                }
+            }
+        }
+    }
+
+    fn action(oracle: &Oracle, op: &Op) -> Action {
+        let version_of = |id: u8| oracle.get(&format!("id{id}")).map_or(0, |(v, _)| *v);
+        match op {
+            Op::Create { id, name } => Action::Create(cluster(*id, *name, 0)),
+            Op::Update { id, name, stale } => {
+                let v = version_of(*id);
+                Action::Update(cluster(
+                    *id,
+                    *name,
+                    if *stale { v.saturating_sub(1) } else { v },
+                ))
+            }
+            Op::Delete { id } => Action::Delete {
+                kind: Kind::Cluster,
+                id: format!("id{id}"),
+            },
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn check_and_apply_follow_the_oracle(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut tables = Tables::default();
+            let mut oracle = Oracle::new();
+            for (i, op) in ops.iter().enumerate() {
+                let index = i as u64 + 1;
+                let tx = Transaction { actions: vec![action(&oracle, op)], timestamp: "t".into() };
+                let want = expected(&oracle, op);
+                prop_assert_eq!(check(&tables, &tx), want.clone(), "op {:?}", op);
+                if want.is_ok() {
+                    apply(&mut tables, &tx, index);
+                    match op {
+                        Op::Create { id, name } | Op::Update { id, name, .. } => {
+                            oracle.insert(format!("id{id}"), (index, format!("name{name}")));
+                        }
+                        Op::Delete { id } => {
+                            oracle.remove(&format!("id{id}"));
+                        }
+                    }
+                }
+                // Tables, versions and the unique-name index agree with the oracle.
+                prop_assert_eq!(tables.count(Kind::Cluster), oracle.len());
+                for (id, (version, name)) in &oracle {
+                    let o = tables.get(Kind::Cluster, id).expect("present");
+                    prop_assert_eq!(o.meta().version.index, *version);
+                    prop_assert_eq!(tables.name_owner(Kind::Cluster, name), Some(id.as_str()));
+                }
+            }
+        }
+    }
+}
