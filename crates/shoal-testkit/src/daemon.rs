@@ -147,3 +147,25 @@ impl Drop for Daemon {
         self.kill9();
     }
 }
+
+impl Daemon {
+    /// `POST /swarm/init` on a free loopback port; returns the new node's ID.
+    pub fn init_swarm(&self) -> String {
+        let body = format!(r#"{{"ListenAddr":"127.0.0.1:{}"}}"#, free_port());
+        let r = self.http("POST", "/swarm/init", Some(&body));
+        assert_eq!(r.status, 200, "swarm init: {}\n{}", r.text(), self.log());
+        r.json().as_str().expect("node ID string").to_string()
+    }
+}
+
+/// The stdout of a command that must have succeeded (else a panic showing both streams).
+pub fn success(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}

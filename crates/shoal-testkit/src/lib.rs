@@ -6,7 +6,7 @@
 mod daemon;
 mod http;
 
-pub use daemon::{Daemon, free_port};
+pub use daemon::{Daemon, free_port, success};
 pub use http::{HttpResponse, request};
 
 /// Polls `f` every 50 ms until it returns `Some`, or fails after `timeout`.

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use shoal_testkit::{Daemon, free_port};
+use shoal_testkit::Daemon;
 
 const BIN: &str = env!("CARGO_BIN_EXE_shoal");
 
@@ -14,13 +14,6 @@ fn message(r: &shoal_testkit::HttpResponse) -> String {
         "errors are JSON"
     );
     r.json()["message"].as_str().unwrap().to_string()
-}
-
-fn init(d: &Daemon) -> String {
-    let body = format!(r#"{{"ListenAddr":"127.0.0.1:{}"}}"#, free_port());
-    let r = d.http("POST", "/swarm/init", Some(&body));
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json().as_str().unwrap().to_string()
 }
 
 #[test]
@@ -103,7 +96,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         "no half-made swarm on disk"
     );
 
-    let node_id = init(&d);
+    let node_id = d.init_swarm();
     let second = d.http("POST", "/swarm/init", Some("{}"));
     assert_eq!(second.status, 503);
     assert!(message(&second).starts_with("This node is already part of a swarm."));
@@ -189,7 +182,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 #[test]
 fn nodes_resolve_by_id_name_and_prefix_with_filters() {
     let d = Daemon::start(BIN, &[]).unwrap();
-    let node_id = init(&d);
+    let node_id = d.init_swarm();
     let hostname =
         d.http("GET", &format!("/nodes/{node_id}"), None).json()["Description"]["Hostname"]
             .as_str()
@@ -223,6 +216,16 @@ fn nodes_resolve_by_id_name_and_prefix_with_filters() {
     assert_eq!(workers.as_array().unwrap().len(), 0);
 }
 
+/// Runs a second daemon on an existing data dir; it must exit by itself.
+fn daemon_on(data_dir: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["daemon", "--data-dir"])
+        .arg(data_dir)
+        .args(["-H", &format!("unix://{}/other.sock", data_dir.display())])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn daemon_refuses_bad_configuration_and_bad_data_dirs() {
     let usage = Command::new(BIN)
@@ -239,22 +242,14 @@ fn daemon_refuses_bad_configuration_and_bad_data_dirs() {
 
     // A data dir written by a newer shoal: a clear error, exit 1, the files untouched.
     let mut d = Daemon::start(BIN, &[]).unwrap();
-    init(&d);
+    d.init_swarm();
     d.terminate();
     let state = d.data_dir().join("swarm/state.json");
     let mut json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     json["format"] = 99.into();
     std::fs::write(&state, json.to_string()).unwrap();
-    let out = Command::new(BIN)
-        .args(["daemon", "--data-dir"])
-        .arg(d.data_dir())
-        .args([
-            "-H",
-            &format!("unix://{}/other.sock", d.data_dir().display()),
-        ])
-        .output()
-        .unwrap();
+    let out = daemon_on(&d.data_dir());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("written by a newer shoal"), "{err}");
@@ -265,15 +260,7 @@ fn daemon_refuses_bad_configuration_and_bad_data_dirs() {
     std::fs::write(&state, json.to_string()).unwrap();
     let redb = d.data_dir().join("swarm/raft/raft.redb");
     std::fs::write(&redb, vec![0x42u8; 4096]).unwrap();
-    let out = Command::new(BIN)
-        .args(["daemon", "--data-dir"])
-        .arg(d.data_dir())
-        .args([
-            "-H",
-            &format!("unix://{}/other.sock", d.data_dir().display()),
-        ])
-        .output()
-        .unwrap();
+    let out = daemon_on(&d.data_dir());
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("raft.redb"),

@@ -1,17 +1,6 @@
 //! shoal's own CLI against a real daemon: the same surface the docker CLI sees.
 
-use shoal_testkit::{Daemon, free_port};
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "shoal failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use shoal_testkit::{Daemon, free_port, success as ok};
 
 #[test]
 fn shoal_cli_init_nodes_and_tokens() {

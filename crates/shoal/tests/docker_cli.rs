@@ -2,18 +2,7 @@
 //! Output shapes are those of docker 28 against Docker Engine (checked by hand against the real
 //! engine; see docs/conformance.md). This test must run in CI: `.ci/run` installs the CLI.
 
-use shoal_testkit::{Daemon, free_port};
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "docker failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use shoal_testkit::{Daemon, free_port, success as ok};
 
 fn token_re(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();

@@ -1,20 +1,13 @@
 //! An acknowledged write survives `kill -9`: N acknowledged node updates through the API,
 //! SIGKILL, restart, and all N are there (and the swarm comes back by itself).
 
-use shoal_testkit::{Daemon, free_port};
-
-fn init(d: &Daemon) -> String {
-    let body = format!(r#"{{"ListenAddr":"127.0.0.1:{}"}}"#, free_port());
-    let r = d.http("POST", "/v1.47/swarm/init", Some(&body));
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json().as_str().unwrap().to_string()
-}
+use shoal_testkit::Daemon;
 
 #[test]
 fn acknowledged_writes_survive_sigkill() {
     const N: usize = 200;
     let mut d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &["--snapshot-interval", "64"]).unwrap();
-    let node_id = init(&d);
+    let node_id = d.init_swarm();
     for i in 0..N {
         let node = d.http("GET", &format!("/nodes/{node_id}"), None).json();
         let version = node["Version"]["Index"].as_u64().unwrap();
@@ -57,7 +50,7 @@ fn acknowledged_writes_survive_sigkill() {
 #[test]
 fn graceful_restart_keeps_the_swarm_and_leave_forgets_it() {
     let mut d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &[]).unwrap();
-    let node_id = init(&d);
+    let node_id = d.init_swarm();
     assert_eq!(
         d.terminate(),
         Some(0),
@@ -90,7 +83,7 @@ fn graceful_restart_keeps_the_swarm_and_leave_forgets_it() {
         "the swarm's files are gone"
     );
     // A new swarm in the same process and data dir.
-    let again = init(&d);
+    let again = d.init_swarm();
     assert_ne!(again, node_id);
     d.restart().unwrap();
     assert_eq!(
