@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use crate::tables::Tables;
 
 /// One change in a transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Action {
     /// The object must not exist yet (by ID, nor by unique name).
     Create(Object),
@@ -22,7 +22,7 @@ pub enum Action {
 }
 
 /// What goes into one Raft log entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transaction {
     pub actions: Vec<Action>,
     /// RFC 3339 time chosen by the proposer, so every replica stamps the same `UpdatedAt`.

@@ -14,6 +14,7 @@ pub mod id;
 pub mod info;
 pub mod meta;
 pub mod node;
+pub mod service;
 pub mod object;
 pub mod task;
 pub mod validate;
@@ -28,4 +29,5 @@ pub use node::{
     NodeState, NodeStatus, Platform, Reachability, Resources, TlsInfo,
 };
 pub use object::{Kind, Object, StoreObject};
-pub use task::{Task, TaskState, TaskStatus};
+pub use service::{Mode, Service};
+pub use task::{ContainerStatus, Task, TaskState, TaskStatus};

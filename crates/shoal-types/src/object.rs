@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::Cluster;
 use crate::meta::Meta;
 use crate::node::Node;
+use crate::service::Service;
 use crate::task::Task;
 
 /// The kinds of stored objects (one store table each).
@@ -12,28 +13,31 @@ use crate::task::Task;
 pub enum Kind {
     Cluster,
     Node,
+    Service,
     Task,
 }
 
 impl Kind {
     /// Every kind, in a fixed order (snapshots are written in it).
-    pub const ALL: [Kind; 3] = [Kind::Cluster, Kind::Node, Kind::Task];
+    pub const ALL: [Kind; 4] = [Kind::Cluster, Kind::Node, Kind::Service, Kind::Task];
 
     /// The lowercase noun Docker's messages use ("node X not found").
     pub fn noun(self) -> &'static str {
         match self {
             Kind::Cluster => "cluster",
             Kind::Node => "node",
+            Kind::Service => "service",
             Kind::Task => "task",
         }
     }
 }
 
 /// Any stored object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Object {
     Cluster(Cluster),
     Node(Node),
+    Service(Service),
     Task(Task),
 }
 
@@ -63,6 +67,7 @@ impl Object {
         match self {
             Object::Cluster(_) => Kind::Cluster,
             Object::Node(_) => Kind::Node,
+            Object::Service(_) => Kind::Service,
             Object::Task(_) => Kind::Task,
         }
     }
@@ -70,6 +75,7 @@ impl Object {
         match self {
             Object::Cluster(o) => o.id(),
             Object::Node(o) => o.id(),
+            Object::Service(o) => o.id(),
             Object::Task(o) => o.id(),
         }
     }
@@ -77,6 +83,7 @@ impl Object {
         match self {
             Object::Cluster(o) => o.meta(),
             Object::Node(o) => o.meta(),
+            Object::Service(o) => o.meta(),
             Object::Task(o) => o.meta(),
         }
     }
@@ -84,6 +91,7 @@ impl Object {
         match self {
             Object::Cluster(o) => o.meta_mut(),
             Object::Node(o) => o.meta_mut(),
+            Object::Service(o) => o.meta_mut(),
             Object::Task(o) => o.meta_mut(),
         }
     }
@@ -91,6 +99,7 @@ impl Object {
         match self {
             Object::Cluster(o) => o.unique_name(),
             Object::Node(o) => o.unique_name(),
+            Object::Service(o) => o.unique_name(),
             Object::Task(o) => o.unique_name(),
         }
     }
@@ -98,6 +107,7 @@ impl Object {
         match self {
             Object::Cluster(o) => o.index_keys(),
             Object::Node(o) => o.index_keys(),
+            Object::Service(o) => o.index_keys(),
             Object::Task(o) => o.index_keys(),
         }
     }
@@ -149,6 +159,23 @@ impl StoreObject for Node {
     fn from_object(o: &Object) -> Option<&Self> {
         match o {
             Object::Node(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl StoreObject for Service {
+    const KIND: Kind = Kind::Service;
+    meta_accessors!();
+    fn unique_name(&self) -> Option<&str> {
+        Some(self.name())
+    }
+    fn into_object(self) -> Object {
+        Object::Service(self)
+    }
+    fn from_object(o: &Object) -> Option<&Self> {
+        match o {
+            Object::Service(s) => Some(s),
             _ => None,
         }
     }

@@ -1,9 +1,11 @@
-//! Task: one scheduled instance of a service (the full spec lands with the services issue;
-//! the store already indexes tasks by service, node and desired state).
+//! Task: one scheduled instance of a service, as `GET /tasks` shows it.
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::meta::Meta;
+use crate::service::{EndpointPortConfig, TaskSpec};
 
 /// Task states as swarmkit orders them; they only move forward.
 #[derive(
@@ -50,7 +52,19 @@ impl TaskState {
     }
 }
 
+/// `Status.ContainerStatus`: what the runtime reported.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerStatus {
+    #[serde(rename = "ContainerID", default, skip_serializing_if = "String::is_empty")]
+    pub container_id: String,
+    #[serde(rename = "PID", default, skip_serializing_if = "is_zero_i64")]
+    pub pid: i64,
+    #[serde(default)]
+    pub exit_code: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskStatus {
     #[serde(default)]
@@ -61,15 +75,31 @@ pub struct TaskStatus {
     pub message: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub err: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_status: Option<ContainerStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_status: Option<PortStatus>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `Status.PortStatus`: host-mode ports the task published.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<EndpointPortConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Task {
     #[serde(rename = "ID")]
     pub id: String,
     #[serde(flatten)]
     pub meta: Meta,
+    #[serde(default, deserialize_with = "crate::validate::null_as_default")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub spec: TaskSpec,
     #[serde(rename = "ServiceID", default)]
     pub service_id: String,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -80,8 +110,35 @@ pub struct Task {
     pub status: TaskStatus,
     #[serde(default)]
     pub desired_state: TaskState,
+    /// The service's spec version this task was made from (internal).
+    #[serde(rename = "ShoalSpecVersion", default, skip_serializing_if = "is_zero")]
+    pub spec_version: u64,
+    /// The service's name when the task was made, for container names and logs (internal).
+    #[serde(rename = "ShoalServiceName", default, skip_serializing_if = "String::is_empty")]
+    pub service_name: String,
 }
 
-fn is_zero(v: &u64) -> bool {
+impl Task {
+    /// The task as the API shows it (internal fields removed).
+    pub fn to_api(&self) -> Task {
+        Task { spec_version: 0, service_name: String::new(), ..self.clone() }
+    }
+
+    /// `<service>.<slot>.<task id>` (global tasks: the node ID instead of the slot), the
+    /// name swarmkit gives containers.
+    pub fn container_name(&self) -> String {
+        if self.slot > 0 {
+            format!("{}.{}.{}", self.service_name, self.slot, self.id)
+        } else {
+            format!("{}.{}.{}", self.service_name, self.node_id, self.id)
+        }
+    }
+}
+
+pub(crate) fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_i64(v: &i64) -> bool {
     *v == 0
 }
