@@ -29,5 +29,5 @@ pub use node::{
     NodeState, NodeStatus, Platform, Reachability, Resources, TlsInfo,
 };
 pub use object::{Kind, Object, StoreObject};
-pub use service::{Mode, Service};
+pub use service::{Mode, Service, ServiceSpec, TaskSpec};
 pub use task::{ContainerStatus, Task, TaskState, TaskStatus};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub use bollard_stubs::models::{
     EndpointPortConfig, EndpointSpec, Mount, ServiceSpec, ServiceSpecMode,
     ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, TaskSpec, TaskSpecContainerSpec,
-    TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 
 use crate::meta::Meta;

@@ -1,0 +1,25 @@
+//! Reconcilers: from what services ask for and what tasks exist, decide what to change.
+//! Each is a pure `plan` function (state and the current time in, actions out), so every rule
+//! is tested without a store, a clock or a cluster; the manager runs them in thin watch loops
+//! and commits the actions in one transaction per pass.
+//!
+//! Owns: replicated and global slots (gaps filled from slot 1, scale-down from the nodes with
+//! the most copies, non-running first), the restart policy (condition, delay, max attempts,
+//! window), replacing tasks on down, drained or no-longer-matching nodes, a basic one-at-a-time
+//! stop-first update, and the task reaper (history per slot).
+//!
+//! Layer L3: depends on shoal-types only; no IO, no clock, no store.
+#![forbid(unsafe_code)]
+
+mod action;
+mod global;
+mod reaper;
+mod replicated;
+mod restart;
+mod slots;
+
+pub use action::{Action, Context, Plan, new_task};
+pub use global::plan_global;
+pub use reaper::plan_reaper;
+pub use replicated::plan_replicated;
+pub use restart::RestartPolicy;

@@ -1,0 +1,383 @@
+//! The reconcilers' rules, each on hand-made state.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use shoal_orchestrator::{Action, Context, Plan, plan_global, plan_reaper, plan_replicated};
+use shoal_types::service::{
+    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, TaskSpec, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum as Cond,
+};
+use shoal_types::{Availability, Node, NodeState, Service, Task, TaskState};
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn ts(t: SystemTime) -> String {
+    humantime::format_rfc3339_nanos(t).to_string()
+}
+
+fn service(replicas: Option<i64>, restart: Option<Cond>) -> Service {
+    let mode = match replicas {
+        Some(r) => ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated { replicas: Some(r) }),
+            ..Default::default()
+        },
+        None => ServiceSpecMode {
+            global: Some(Default::default()),
+            ..Default::default()
+        },
+    };
+    let task_template = TaskSpec {
+        restart_policy: restart.map(|c| TaskSpecRestartPolicy {
+            condition: Some(c),
+            delay: Some(5_000_000_000),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Service {
+        id: "svc".into(),
+        spec: ServiceSpec {
+            name: Some("web".into()),
+            mode: Some(mode),
+            task_template: Some(task_template),
+            ..Default::default()
+        },
+        spec_version: 1,
+        ..Default::default()
+    }
+}
+
+fn node(id: &str) -> Node {
+    let mut n = Node {
+        id: id.into(),
+        ..Default::default()
+    };
+    n.status.state = NodeState::Ready;
+    n
+}
+
+struct T(Task);
+impl T {
+    fn new(id: &str, slot: u64, node: &str, state: TaskState) -> T {
+        let mut t = Task {
+            id: id.into(),
+            service_id: "svc".into(),
+            slot,
+            node_id: node.into(),
+            spec_version: 1,
+            ..Default::default()
+        };
+        t.status.state = state;
+        t.status.timestamp = ts(now());
+        t.desired_state = TaskState::Running;
+        t.meta.version.index = id.bytes().map(u64::from).sum();
+        T(t)
+    }
+    fn desired(mut self, s: TaskState) -> T {
+        self.0.desired_state = s;
+        self
+    }
+    fn ended_at(mut self, at: SystemTime) -> T {
+        self.0.status.timestamp = ts(at);
+        self
+    }
+    fn version(mut self, v: u64) -> T {
+        self.0.spec_version = v;
+        self
+    }
+    fn index(mut self, i: u64) -> T {
+        self.0.meta.version.index = i;
+        self
+    }
+}
+
+fn run(svc: &Service, tasks: Vec<T>, nodes: &[Node], at: SystemTime) -> Plan {
+    // Tasks carry their service's task spec, as the orchestrator makes them.
+    let tasks: Vec<Task> = tasks
+        .into_iter()
+        .map(|T(mut t)| {
+            t.spec = svc.task_spec();
+            t
+        })
+        .collect();
+    let ok = |_: &Node, _: &TaskSpec| true;
+    let ctx = Context {
+        now: at,
+        nodes,
+        constraints_ok: &ok,
+    };
+    if svc.mode() == shoal_types::Mode::Global {
+        plan_global(svc, &tasks, &ctx)
+    } else {
+        plan_replicated(svc, &tasks, &ctx)
+    }
+}
+
+fn created_slots(p: &Plan) -> Vec<u64> {
+    p.actions
+        .iter()
+        .filter_map(|a| {
+            if let Action::Create(t) = a {
+                Some(t.slot)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn desired(p: &Plan) -> Vec<(String, TaskState)> {
+    p.actions
+        .iter()
+        .filter_map(|a| {
+            if let Action::SetDesired { task_id, state } = a {
+                Some((task_id.clone(), *state))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn creates_missing_slots_from_one_and_fills_gaps() {
+    let svc = service(Some(3), None);
+    let p = run(&svc, vec![], &[node("n1")], now());
+    assert_eq!(created_slots(&p), [1, 2, 3]);
+    let p = run(
+        &svc,
+        vec![T::new("a", 2, "n1", TaskState::Running)],
+        &[node("n1")],
+        now(),
+    );
+    assert_eq!(created_slots(&p), [1, 3]);
+    for a in &p.actions {
+        if let Action::Create(t) = a {
+            assert_eq!(t.status.state, TaskState::Pending);
+            assert_eq!(t.desired_state, TaskState::Running);
+            assert_eq!(t.service_name, "web");
+        }
+    }
+}
+
+#[test]
+fn scale_down_prefers_not_running_then_busiest_node() {
+    let svc = service(Some(2), None);
+    let tasks = vec![
+        T::new("a", 1, "n1", TaskState::Running),
+        T::new("b", 2, "n1", TaskState::Running),
+        T::new("c", 3, "n2", TaskState::Running),
+        T::new("d", 4, "n2", TaskState::Assigned),
+    ];
+    let p = run(&svc, tasks, &[node("n1"), node("n2")], now());
+    // d is not running yet; then one of n1's two copies (n1 has 2, n2 then has 1).
+    assert_eq!(
+        desired(&p),
+        [
+            ("d".to_string(), TaskState::Remove),
+            ("b".to_string(), TaskState::Remove)
+        ]
+    );
+    assert!(created_slots(&p).is_empty());
+}
+
+#[test]
+fn failed_task_restarts_after_the_delay_in_its_slot() {
+    let svc = service(Some(1), None);
+    let failed_at = now() - Duration::from_secs(2);
+    let tasks = || vec![T::new("a", 1, "n1", TaskState::Failed).ended_at(failed_at)];
+    let early = run(&svc, tasks(), &[node("n1")], now());
+    assert!(
+        early.actions.is_empty(),
+        "waits for the 5 s delay: {early:?}"
+    );
+    assert_eq!(early.wake_at, Some(failed_at + Duration::from_secs(5)));
+    let later = run(
+        &svc,
+        tasks(),
+        &[node("n1")],
+        failed_at + Duration::from_secs(5),
+    );
+    assert_eq!(desired(&later), [("a".to_string(), TaskState::Shutdown)]);
+    assert_eq!(created_slots(&later), [1]);
+}
+
+#[test]
+fn restart_condition_none_and_on_failure() {
+    let nodes = [node("n1")];
+    let none = service(Some(1), Some(Cond::NONE));
+    let p = run(
+        &none,
+        vec![T::new("a", 1, "n1", TaskState::Failed)],
+        &nodes,
+        now() + Duration::from_secs(60),
+    );
+    assert_eq!(desired(&p), [("a".to_string(), TaskState::Shutdown)]);
+    assert!(created_slots(&p).is_empty());
+    // Once shut down, the slot stays empty for this spec version...
+    let p = run(
+        &none,
+        vec![T::new("a", 1, "n1", TaskState::Failed).desired(TaskState::Shutdown)],
+        &nodes,
+        now(),
+    );
+    assert!(p.actions.is_empty(), "{p:?}");
+    // ...and is refilled after the spec changes.
+    let mut changed = none.clone();
+    changed.spec_version = 2;
+    let p = run(
+        &changed,
+        vec![T::new("a", 1, "n1", TaskState::Failed).desired(TaskState::Shutdown)],
+        &nodes,
+        now(),
+    );
+    assert_eq!(created_slots(&p), [1]);
+
+    let on_failure = service(Some(1), Some(Cond::ON_FAILURE));
+    let p = run(
+        &on_failure,
+        vec![T::new("a", 1, "n1", TaskState::Complete)],
+        &nodes,
+        now() + Duration::from_secs(60),
+    );
+    assert!(
+        created_slots(&p).is_empty(),
+        "a completed task is not restarted on-failure"
+    );
+}
+
+#[test]
+fn tasks_on_down_or_drained_nodes_are_replaced_at_once() {
+    let svc = service(Some(2), None);
+    let mut down = node("n1");
+    down.status.state = NodeState::Down;
+    let mut drained = node("n2");
+    drained.spec.availability = Availability::Drain;
+    let tasks = vec![
+        T::new("a", 1, "n1", TaskState::Running),
+        T::new("b", 2, "n2", TaskState::Running),
+    ];
+    let p = run(&svc, tasks, &[down, drained, node("n3")], now());
+    assert_eq!(
+        desired(&p),
+        [
+            ("a".to_string(), TaskState::Shutdown),
+            ("b".to_string(), TaskState::Shutdown)
+        ]
+    );
+    assert_eq!(created_slots(&p), [1, 2]);
+}
+
+#[test]
+fn update_replaces_one_task_at_a_time() {
+    let mut svc = service(Some(3), None);
+    svc.spec_version = 2;
+    let old = |id: &str, slot| T::new(id, slot, "n1", TaskState::Running).version(1);
+    let p = run(
+        &svc,
+        vec![old("a", 1), old("b", 2), old("c", 3)],
+        &[node("n1")],
+        now(),
+    );
+    assert_eq!(desired(&p), [("a".to_string(), TaskState::Shutdown)]);
+    assert_eq!(created_slots(&p), [1]);
+    // While the new slot-1 task is starting, nothing else moves.
+    let tasks = vec![
+        old("a", 1).desired(TaskState::Shutdown),
+        T::new("a2", 1, "n1", TaskState::Assigned).version(2),
+        old("b", 2),
+        old("c", 3),
+    ];
+    assert!(run(&svc, tasks, &[node("n1")], now()).actions.is_empty());
+    // Once it runs, the next one goes.
+    let tasks = vec![
+        old("a", 1).desired(TaskState::Shutdown),
+        T::new("a2", 1, "n1", TaskState::Running).version(2),
+        old("b", 2),
+        old("c", 3),
+    ];
+    let p = run(&svc, tasks, &[node("n1")], now());
+    assert_eq!(desired(&p), [("b".to_string(), TaskState::Shutdown)]);
+}
+
+#[test]
+fn global_follows_eligible_nodes() {
+    let svc = service(None, None);
+    let mut paused = node("n3");
+    paused.spec.availability = Availability::Pause;
+    let mut down = node("n4");
+    down.status.state = NodeState::Down;
+    let tasks = vec![
+        T::new("x", 0, "n3", TaskState::Running),
+        T::new("y", 0, "n4", TaskState::Running),
+    ];
+    let p = run(&svc, tasks, &[node("n1"), node("n2"), paused, down], now());
+    let created: Vec<String> = p
+        .actions
+        .iter()
+        .filter_map(|a| {
+            if let Action::Create(t) = a {
+                Some(t.node_id.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        created,
+        ["n1", "n2"],
+        "paused keeps its task, down gets none"
+    );
+    assert_eq!(desired(&p), [("y".to_string(), TaskState::Shutdown)]);
+}
+
+#[test]
+fn reaper_keeps_history_per_slot_and_removes_orphans() {
+    let services = BTreeSet::from(["svc".to_string()]);
+    let mut tasks: Vec<Task> = (1..=8)
+        .map(|i| {
+            T::new(&format!("old{i}"), 1, "n1", TaskState::Failed)
+                .desired(TaskState::Shutdown)
+                .index(i)
+                .0
+        })
+        .collect();
+    tasks.push(T::new("live", 1, "n1", TaskState::Running).index(100).0);
+    tasks.push(
+        T::new("gone", 2, "n1", TaskState::Shutdown)
+            .desired(TaskState::Remove)
+            .0,
+    );
+    let mut orphan = T::new("orphan", 1, "n1", TaskState::Running).0;
+    orphan.service_id = "deleted".into();
+    tasks.push(orphan);
+    let p = plan_reaper(&tasks, &services, 5);
+    let deleted: BTreeSet<String> = p
+        .actions
+        .iter()
+        .filter_map(|a| {
+            if let Action::Delete { task_id } = a {
+                Some(task_id.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        deleted,
+        BTreeSet::from(["old1", "old2", "old3", "gone"].map(String::from))
+    );
+    assert!(p.actions.contains(&Action::SetDesired {
+        task_id: "orphan".into(),
+        state: TaskState::Remove
+    }));
+    assert!(
+        plan_reaper(&tasks, &services, -1)
+            .actions
+            .iter()
+            .all(|a| !matches!(a, Action::Delete { task_id } if task_id.starts_with("old")))
+    );
+}
