@@ -36,8 +36,7 @@ fn ns(v: Option<i64>) -> Option<Duration> {
 impl RestartPolicy {
     /// Reads the policy from a task spec.
     pub fn of(spec: &TaskSpec) -> RestartPolicy {
-        use shoal_types::service::TaskSpecRestartPolicy as P;
-        let p = spec.restart_policy.clone().unwrap_or(P::default());
+        let p = spec.restart_policy.clone().unwrap_or_default();
         use bollard_condition as c;
         let condition = match p.condition {
             Some(c::NONE) => Condition::None,

@@ -37,8 +37,9 @@ impl Kind {
 pub enum Object {
     Cluster(Cluster),
     Node(Node),
-    Service(Service),
-    Task(Task),
+    // Boxed: services and tasks carry whole Engine API specs, far larger than the rest.
+    Service(Box<Service>),
+    Task(Box<Task>),
 }
 
 /// A secondary index entry: (index name, key).
@@ -171,7 +172,7 @@ impl StoreObject for Service {
         Some(self.name())
     }
     fn into_object(self) -> Object {
-        Object::Service(self)
+        Object::Service(Box::new(self))
     }
     fn from_object(o: &Object) -> Option<&Self> {
         match o {
@@ -195,7 +196,7 @@ impl StoreObject for Task {
         keys
     }
     fn into_object(self) -> Object {
-        Object::Task(self)
+        Object::Task(Box::new(self))
     }
     fn from_object(o: &Object) -> Option<&Self> {
         match o {
