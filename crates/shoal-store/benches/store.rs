@@ -3,11 +3,13 @@
 //!
 //! - acknowledged (fsynced) writes per second with 1, 16, 64 and 256 concurrent clients, each
 //!   committing one `Node` per transaction in a loop (target: ≥ 5,000 writes/s);
-//! - restart with 100,000 objects stored, a snapshot plus a log tail on disk: `Store::open`,
-//!   leadership, a read of every object and the first write (target: serving in < 1 s).
+//! - restart with 100,000 objects stored, a snapshot plus a log tail on disk: in a fresh process
+//!   (as a daemon restart), `Store::open`, leadership, a read of every object and the first
+//!   write (target: serving in < 1 s).
 //!
-//! Run: `cargo bench -p shoal-store --bench store [-- writes|restart]` (both by default). Data goes to Cargo's target tmp dir (a real
-//! disk, not tmpfs), or to `SHOAL_BENCH_DIR` if set; the table says which filesystem it was.
+//! Run: `cargo bench -p shoal-store --bench store [-- writes|restart]` (both by default). Data
+//! goes to Cargo's target tmp dir (a real disk, not tmpfs), or to `SHOAL_BENCH_DIR` if set; the
+//! output says which filesystem it was.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,8 @@ const WRITE_SECS: f64 = 3.0;
 const CLIENTS: [usize; 4] = [1, 16, 64, 256];
 /// Objects stored before the restart.
 const RESTART_OBJECTS: usize = 100_000;
+/// Timed restarts of the same data, each a fresh process (each adds one object).
+const RESTARTS: usize = 3;
 /// Objects per transaction while filling the store for the restart. One writer, so one
 /// transaction is one Raft entry whatever the store batches: 12,500 entries, a snapshot at
 /// 10,000 (the default interval) holding 80,000 objects, and a log tail of 2,500 entries
@@ -40,12 +44,21 @@ impl Connector for NoPeers {
     }
 }
 
+/// First argument of the re-executed bench that times one restart: `restart-child DIR ROUND CACHE`.
+const RESTART_CHILD: &str = "restart-child";
+
 fn main() {
     // Cargo passes `--bench`; any other argument picks the sections to run.
     let picked: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    if let [child, dir, round, cache] = picked.as_slice()
+        && child == RESTART_CHILD
+    {
+        let round = round.parse().expect("round number");
+        return restart_child(Path::new(dir), round, cache);
+    }
     let run = |section: &str| picked.is_empty() || picked.iter().any(|p| p == section);
     let base = bench_dir();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -277,38 +290,81 @@ async fn restart(base: &Path) {
         );
         store.shutdown().await;
     }
-    // The last handle on the file drops on a Raft task just after `shutdown` returns; a new
-    // process would not wait for it, so neither does the timed open (the page cache stays warm,
-    // as on a daemon restart).
+    // The last handle on the file drops on a Raft task just after `shutdown` returns; give it
+    // time so the timed opens never wait for this process's file lock.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let file = dir.path().join("raft.redb");
     let size = std::fs::metadata(&file).map_or(0, |m| m.len());
     println!("  redb file: {:.1} MB", size as f64 / 1e6);
 
-    let t0 = Instant::now();
-    let store = open(dir.path()).await;
-    let opened = t0.elapsed();
-    store
-        .wait_leader(Duration::from_secs(10))
-        .await
-        .expect("leader after restart");
-    let leading = t0.elapsed();
-    let count = store.view(|v| v.count::<Node>());
-    let read = t0.elapsed();
-    assert_eq!(count, RESTART_OBJECTS, "every object is back");
-    store
-        .update(|tx| tx.create(sample_node(RESTART_OBJECTS)))
-        .await
-        .expect("first write");
-    let written = t0.elapsed();
-    println!("{:>34} {:>10}", "step (cumulative from open)", "time");
     println!(
-        "{:>34} {:>10}",
-        "Store::open (snapshot + replay)",
-        ms(opened)
+        "  each restart is a new process; times are cumulative from the start of Store::open;"
     );
-    println!("{:>34} {:>10}", "leader", ms(leading));
-    println!("{:>34} {:>10}", format!("read: count = {count}"), ms(read));
-    println!("{:>34} {:>10}", "first write acknowledged", ms(written));
-    store.shutdown().await;
+    println!(
+        "  the first runs with the file evicted from the page cache, the others with it cached"
+    );
+    println!(
+        "{:>8} {:>8} {:>12} {:>10} {:>16} {:>12}",
+        "restart", "cache", "open", "leader", "read all (count)", "first write"
+    );
+    let exe = std::env::current_exe().expect("the bench executable");
+    for round in 1..=RESTARTS {
+        let cache = if round == 1 { evict(&file) } else { "warm" };
+        let status = std::process::Command::new(&exe)
+            .args([
+                RESTART_CHILD,
+                &dir.path().to_string_lossy(),
+                &round.to_string(),
+                cache,
+            ])
+            .status()
+            .expect("run the restart");
+        assert!(status.success(), "restart {round} failed: {status}");
+    }
+}
+
+/// Drops `file` from the page cache (GNU dd's `nocache`, which only touches this file).
+fn evict(file: &Path) -> &'static str {
+    let ok = std::process::Command::new("dd")
+        .arg(format!("if={}", file.display()))
+        .args(["iflag=nocache", "count=0", "status=none"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok { "cold" } else { "as is" }
+}
+
+/// One timed restart, in its own process: a new heap and runtime, like a restarted daemon.
+fn restart_child(dir: &Path, round: usize, cache: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let t0 = Instant::now();
+        let store = open(dir).await;
+        let opened = t0.elapsed();
+        store
+            .wait_leader(Duration::from_secs(10))
+            .await
+            .expect("leader after restart");
+        let leading = t0.elapsed();
+        let count = store.view(|v| v.count::<Node>());
+        let read = t0.elapsed();
+        assert_eq!(count, RESTART_OBJECTS + round - 1, "every object is back");
+        store
+            .update(|tx| tx.create(sample_node(RESTART_OBJECTS + round)))
+            .await
+            .expect("first write");
+        let written = t0.elapsed();
+        println!(
+            "{:>8} {:>8} {:>12} {:>10} {:>16} {:>12}",
+            round,
+            cache,
+            ms(opened),
+            ms(leading),
+            ms(read),
+            ms(written)
+        );
+        store.shutdown().await;
+    });
 }

@@ -7,6 +7,7 @@
 //! Layer L2: depends on shoal-types and shoal-proto only; never on manager, agent or HTTP code.
 #![forbid(unsafe_code)]
 
+mod batch;
 mod disk;
 mod error;
 mod log_store;
@@ -20,7 +21,7 @@ mod tx;
 pub use disk::FORMAT_VERSION;
 pub use error::StoreError;
 pub use network::{Connector, Network, RaftService};
-pub use raft_types::{NodeId, Raft, TypeConfig};
+pub use raft_types::{NodeId, Proposal, Raft, TxResponse, TypeConfig};
 pub use store::{Store, StoreConfig};
 pub use tables::Tables;
 pub use tx::{Action, Event, ReadTx, Transaction, WriteTx};

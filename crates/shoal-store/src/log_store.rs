@@ -1,7 +1,7 @@
 //! openraft's log storage on redb: entries, vote and committed index. Every append is one redb
 //! transaction committed with fsync before openraft is told the entries are durable, so an
-//! acknowledged write survives `kill -9`. openraft hands several queued proposals to one
-//! `append`, so one fsync covers a batch.
+//! acknowledged write survives `kill -9`. openraft 0.9 appends one client write per fsync, so
+//! the store groups concurrent transactions into one entry before proposing (see `batch.rs`).
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};

@@ -7,16 +7,23 @@ use serde::{Deserialize, Serialize};
 use crate::error::StoreError;
 use crate::tx::Transaction;
 
-/// The outcome of one applied transaction: its preconditions held, or which one failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One Raft entry: the transactions that queued while the previous entry was in flight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub txs: Vec<Transaction>,
+}
+
+/// The outcome of each transaction of an entry, in order: its preconditions held, or which
+/// one failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxResponse {
-    pub result: Result<(), StoreError>,
+    pub results: Vec<Result<(), StoreError>>,
 }
 
 openraft::declare_raft_types!(
     /// Raft types of the cluster store: entries are store transactions.
     pub TypeConfig:
-        D = Transaction,
+        D = Proposal,
         R = TxResponse,
         NodeId = u64,
         Node = openraft::BasicNode,

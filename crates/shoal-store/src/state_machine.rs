@@ -86,23 +86,36 @@ impl StateMachine {
     fn apply_entry(&mut self, entry: &Entry) -> TxResponse {
         self.last_applied = Some(entry.log_id);
         match &entry.payload {
-            EntryPayload::Blank => TxResponse { result: Ok(()) },
+            EntryPayload::Blank => TxResponse::default(),
             EntryPayload::Membership(m) => {
                 self.membership = StoredMembership::new(Some(entry.log_id), m.clone());
-                TxResponse { result: Ok(()) }
+                TxResponse::default()
             }
-            EntryPayload::Normal(t) => {
+            EntryPayload::Normal(p) => {
                 let mut tables = self.shared.tables.write().expect("tables lock");
-                if let Err(e) = tx::check(&tables, t) {
-                    return TxResponse { result: Err(e) };
-                }
-                for event in tx::apply(&mut tables, t, entry.log_id.index) {
-                    // No receivers is fine: nobody is watching yet.
-                    let _ = self.shared.events.send(event);
-                }
-                TxResponse { result: Ok(()) }
+                let results = p
+                    .txs
+                    .iter()
+                    .map(|t| self.apply_tx(&mut tables, t, entry.log_id.index))
+                    .collect();
+                TxResponse { results }
             }
         }
+    }
+
+    /// Checks and applies one transaction; events go out under the tables' write lock.
+    fn apply_tx(
+        &self,
+        tables: &mut Tables,
+        t: &tx::Transaction,
+        index: u64,
+    ) -> Result<(), crate::StoreError> {
+        tx::check(tables, t)?;
+        for event in tx::apply(tables, t, index) {
+            // No receivers is fine: nobody is watching yet.
+            let _ = self.shared.events.send(event);
+        }
+        Ok(())
     }
 }
 

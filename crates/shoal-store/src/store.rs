@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
-use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, SnapshotPolicy};
 use tokio::sync::broadcast;
 use tracing::info;
 
+use crate::batch::Batcher;
 use crate::disk;
 use crate::error::StoreError;
 use crate::log_store::LogStore;
@@ -62,6 +62,7 @@ pub struct Store {
     raft_id: NodeId,
     /// Held weakly so `shutdown` can wait until Raft's tasks have let go of the file.
     db: Weak<redb::Database>,
+    batcher: Batcher,
 }
 
 impl Store {
@@ -100,6 +101,7 @@ impl Store {
         .await
         .map_err(|e| StoreError::Disk(format!("cannot start raft: {e}")))?;
         Ok(Store {
+            batcher: Batcher::spawn(raft.clone()),
             raft,
             shared,
             raft_id: cfg.raft_id,
@@ -171,20 +173,10 @@ impl Store {
             return Ok(result);
         }
         let timestamp = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
-        self.propose(Transaction { actions, timestamp }).await?;
+        self.batcher
+            .propose(Transaction { actions, timestamp })
+            .await?;
         Ok(result)
-    }
-
-    async fn propose(&self, tx: Transaction) -> Result<(), StoreError> {
-        match self.raft.client_write(tx).await {
-            Ok(resp) => resp.data.result,
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(StoreError::NotLeader {
-                    leader: f.leader_node.map(|n| n.addr),
-                })
-            }
-            Err(e) => Err(StoreError::Unavailable(e.to_string())),
-        }
     }
 
     /// Change events from now on.

@@ -32,12 +32,12 @@ pub struct Transaction {
 /// A change the state machine made, as watchers see it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Created(Object),
+    Created(Box<Object>),
     Updated {
         old: Box<Object>,
         new: Box<Object>,
     },
-    Deleted(Object),
+    Deleted(Box<Object>),
     /// Ends every applied transaction: the Raft index its changes were stamped with.
     Commit {
         index: u64,
@@ -103,7 +103,7 @@ pub fn apply(tables: &mut Tables, tx: &Transaction, index: u64) -> Vec<Event> {
                 meta.created_at = tx.timestamp.clone();
                 meta.updated_at = tx.timestamp.clone();
                 tables.put(o.clone());
-                events.push(Event::Created(o));
+                events.push(Event::Created(Box::new(o)));
             }
             Action::Update(o) => {
                 let mut o = o.clone();
@@ -123,7 +123,7 @@ pub fn apply(tables: &mut Tables, tx: &Transaction, index: u64) -> Vec<Event> {
             }
             Action::Delete { kind, id } => {
                 if let Some(old) = tables.remove(*kind, id) {
-                    events.push(Event::Deleted(old));
+                    events.push(Event::Deleted(Box::new(old)));
                 }
             }
         }
