@@ -4,10 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v docker >/dev/null 2>&1; then
-  echo "== installing the docker CLI (Debian docker.io) for the conformance tests"
+# The stock docker CLI is a conformance test client; busybox-static is what the docker
+# driver's tests build their image from (no registry is reachable).
+missing=()
+command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]} (Debian)"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 echo "== cargo fmt --check"

@@ -1,4 +1,4 @@
-//! The `shoal` client commands: `swarm …`, `node …`, `info` and `version`, printing what the
+//! The `shoal` client commands: `swarm …`, `node …`, `service …`, `info` and `version`, printing what the
 //! docker CLI (v28) prints for the same commands.
 //!
 //! This crate owns the client side only. It talks to a daemon solely through the swarm part of
@@ -18,6 +18,13 @@ mod flags;
 mod info_text;
 mod node;
 mod node_pretty;
+mod progress;
+mod progress_render;
+mod service;
+mod service_flags;
+mod service_opts;
+mod service_pretty;
+mod service_table;
 mod swarm;
 mod system;
 mod table;
@@ -29,6 +36,7 @@ use clap::Subcommand;
 pub use client::Client;
 pub use error::CliError;
 pub use node::NodeCmd;
+pub use service::ServiceCmd;
 pub use swarm::SwarmCmd;
 pub use system::{InfoArgs, VersionArgs};
 
@@ -41,6 +49,9 @@ pub enum Command {
     /// Manage Swarm nodes
     #[command(subcommand)]
     Node(NodeCmd),
+    /// Manage Swarm services
+    #[command(subcommand)]
+    Service(ServiceCmd),
     /// Display system-wide information
     Info(InfoArgs),
     /// Show the shoal version information
@@ -54,6 +65,7 @@ pub async fn run(host: &str, cmd: Command) -> Result<(), CliError> {
     match cmd {
         Command::Swarm(c) => swarm::run(&client, c).await,
         Command::Node(c) => node::run(&client, c).await,
+        Command::Service(c) => service::run(&client, c).await,
         Command::Info(a) => system::info(&client, a).await,
         Command::Version(a) => system::version(&client, a).await,
     }

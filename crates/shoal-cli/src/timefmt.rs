@@ -118,6 +118,16 @@ pub fn ansic(s: &str) -> String {
     )
 }
 
+/// An RFC 3339 timestamp as nanoseconds since the Unix epoch (`None` if unreadable).
+pub fn unix_nanos(s: &str) -> Option<i128> {
+    let t = parse(s)?;
+    let days = days_from_civil(t.year, t.month, t.day) as i128;
+    let secs = days * 86_400 + (t.hour * 3600 + t.min * 60 + t.sec) as i128
+        - t.offset.unwrap_or(0) as i128 * 60;
+    let frac: i128 = format!("{:0<9}", t.frac).parse().unwrap_or(0);
+    Some(secs * 1_000_000_000 + frac)
+}
+
 /// Days since 1970-01-01 (a Thursday) of a proleptic Gregorian date (H. Hinnant's method).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -153,6 +163,13 @@ mod tests {
         );
         assert_eq!(go_string(""), "0001-01-01 00:00:00 +0000 UTC");
         assert_eq!(go_string("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn unix_time() {
+        assert_eq!(unix_nanos("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
+        assert_eq!(unix_nanos("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(unix_nanos(""), None);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use std::future::Future;
 
 use shoal_types::info::{InitRequest, JoinRequest, SwarmUpdateFlags};
-use shoal_types::{Error, Filters, Node, NodeSpec, Swarm, SwarmSpec};
+use shoal_types::service::ServiceSpec;
+use shoal_types::{Error, Filters, Node, NodeSpec, Service, Swarm, SwarmSpec, Task};
 
 /// The node's side of the Engine API. Implemented by the `shoal` binary.
 pub trait Backend: Send + Sync + 'static {
@@ -34,4 +35,26 @@ pub trait Backend: Send + Sync + 'static {
         spec: NodeSpec,
     ) -> impl Future<Output = Result<(), Error>> + Send;
     fn node_remove(&self, id: &str, force: bool) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `POST /services/create`: the new service's ID.
+    fn service_create(
+        &self,
+        spec: ServiceSpec,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// `GET /services`; `status` asks for `ServiceStatus`.
+    fn service_list(&self, filters: Filters, status: bool) -> Result<Vec<Service>, Error>;
+    /// `GET /services/{id}`; `insert_defaults` fills swarmkit's defaults into the spec.
+    fn service_inspect(&self, id: &str, insert_defaults: bool) -> Result<Service, Error>;
+    /// `POST /services/{id}/update?version=N`; `rollback` is `?rollback=previous`.
+    fn service_update(
+        &self,
+        id: &str,
+        version: u64,
+        spec: ServiceSpec,
+        rollback: bool,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    fn service_remove(&self, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
+
+    fn task_list(&self, filters: Filters) -> Result<Vec<Task>, Error>;
+    fn task_inspect(&self, id: &str) -> Result<Task, Error>;
 }

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_proto::dispatcher::dispatcher_server::DispatcherServer;
 use shoal_store::{Connector, Raft, RaftService};
+
+use crate::dispatcher::DispatcherService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
@@ -30,6 +33,7 @@ pub async fn serve(
     listener: TcpListener,
     tls: TlsMaterial,
     raft: Raft,
+    dispatcher: DispatcherService,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let tls_cfg = ServerTlsConfig::new()
@@ -38,6 +42,7 @@ pub async fn serve(
     Server::builder()
         .tls_config(tls_cfg)?
         .add_service(RaftService::server(raft))
+        .add_service(DispatcherServer::new(dispatcher))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
         .await
 }

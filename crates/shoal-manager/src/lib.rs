@@ -8,7 +8,9 @@
 
 mod bootstrap;
 pub mod control;
+pub mod dispatcher;
 mod grpc;
+mod loops;
 mod manager;
 
 pub use bootstrap::{ClusterParams, initial_objects};

@@ -1,6 +1,7 @@
 //! The manager role's lifetime: open the store, serve the cluster port, stop cleanly.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_store::{Store, StoreConfig, StoreError};
@@ -10,7 +11,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
+use crate::dispatcher::{DispatcherConfig, DispatcherService, Sessions};
 use crate::grpc::{self, MtlsConnector, TlsMaterial};
+use crate::loops;
 
 /// How a manager starts.
 #[derive(Debug, Clone)]
@@ -24,6 +27,8 @@ pub struct ManagerConfig {
     pub tls: TlsMaterial,
     /// Raft entries between snapshots.
     pub snapshot_interval: u64,
+    /// Missed heartbeat periods before a node is Down.
+    pub heartbeat_grace_periods: u32,
 }
 
 /// Why a manager could not start.
@@ -51,14 +56,23 @@ impl Manager {
         store_cfg.snapshot_interval = cfg.snapshot_interval;
         let store = Store::open(store_cfg, MtlsConnector::new(cfg.tls.clone())).await?;
         let shutdown = CancellationToken::new();
+        let sessions = Arc::new(Sessions::new(dispatcher_config(
+            &store,
+            cfg.heartbeat_grace_periods,
+        )));
+        let dispatcher = DispatcherService::new(store.clone(), sessions.clone(), shutdown.clone());
         let server = tokio::spawn({
             let (raft, token, tls) = (store.raft().clone(), shutdown.clone(), cfg.tls.clone());
             async move {
-                if let Err(e) = grpc::serve(listener, tls, raft, token).await {
+                if let Err(e) = grpc::serve(listener, tls, raft, dispatcher, token).await {
                     error!(error = %e, "cluster port stopped");
                 }
             }
         });
+        let (s, t) = (store.clone(), shutdown.clone());
+        tokio::spawn(async move { sessions.monitor(s, t).await });
+        tokio::spawn(loops::orchestrate(store.clone(), shutdown.clone()));
+        tokio::spawn(loops::schedule(store.clone(), shutdown.clone()));
         Ok(Manager {
             store,
             node_id: cfg.node_id,
@@ -102,4 +116,21 @@ impl Manager {
         self.store.shutdown().await;
         let _ = self.server.await;
     }
+}
+
+/// The heartbeat period from the cluster spec (when the swarm exists), and the grace.
+fn dispatcher_config(store: &Store, grace_periods: u32) -> DispatcherConfig {
+    let period_ns = store
+        .view(|v| {
+            v.list::<Cluster>()
+                .first()
+                .map(|c| c.spec.dispatcher.heartbeat_period)
+        })
+        .filter(|p| *p > 0);
+    let mut cfg = DispatcherConfig::default();
+    if let Some(ns) = period_ns {
+        cfg.period = Duration::from_nanos(ns as u64);
+    }
+    cfg.grace_periods = grace_periods.max(1);
+    cfg
 }

@@ -14,8 +14,8 @@ pub mod id;
 pub mod info;
 pub mod meta;
 pub mod node;
-pub mod service;
 pub mod object;
+pub mod service;
 pub mod task;
 pub mod validate;
 

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 pub use bollard_stubs::models::{
     EndpointPortConfig, EndpointSpec, Mount, ServiceSpec, ServiceSpecMode,
     ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, TaskSpec, TaskSpecContainerSpec,
-    TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum,
 };
 
 use crate::meta::Meta;
@@ -58,9 +59,14 @@ pub struct ServiceStatus {
 /// The replication mode of a service, read from its spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    Replicated { replicas: u64 },
+    Replicated {
+        replicas: u64,
+    },
     Global,
-    ReplicatedJob { max_concurrent: u64, total_completions: u64 },
+    ReplicatedJob {
+        max_concurrent: u64,
+        total_completions: u64,
+    },
     GlobalJob,
 }
 
@@ -81,8 +87,13 @@ pub struct Service {
     pub update_status: Option<UpdateStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_status: Option<ServiceStatus>,
-    /// Bumped on every spec change (internal); tasks remember the one they were made from.
-    #[serde(rename = "ShoalSpecVersion", default, skip_serializing_if = "crate::task::is_zero")]
+    /// Bumped when the task template or endpoint changes (internal); tasks remember the one
+    /// they were made from, and are out of date when it differs.
+    #[serde(
+        rename = "ShoalSpecVersion",
+        default,
+        skip_serializing_if = "crate::task::is_zero"
+    )]
     pub spec_version: u64,
 }
 
@@ -94,7 +105,9 @@ impl Service {
 
     /// The mode, with Docker's defaults (replicated, 1 replica).
     pub fn mode(&self) -> Mode {
-        let Some(m) = &self.spec.mode else { return Mode::Replicated { replicas: 1 } };
+        let Some(m) = &self.spec.mode else {
+            return Mode::Replicated { replicas: 1 };
+        };
         if m.global.is_some() {
             Mode::Global
         } else if m.global_job.is_some() {
@@ -107,7 +120,9 @@ impl Service {
             }
         } else {
             let replicas = m.replicated.as_ref().and_then(|r| r.replicas).unwrap_or(1);
-            Mode::Replicated { replicas: replicas.max(0) as u64 }
+            Mode::Replicated {
+                replicas: replicas.max(0) as u64,
+            }
         }
     }
 
@@ -118,6 +133,9 @@ impl Service {
 
     /// The service as the API shows it (internal fields removed).
     pub fn to_api(&self) -> Service {
-        Service { spec_version: 0, ..self.clone() }
+        Service {
+            spec_version: 0,
+            ..self.clone()
+        }
     }
 }

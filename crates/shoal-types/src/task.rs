@@ -56,7 +56,11 @@ impl TaskState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerStatus {
-    #[serde(rename = "ContainerID", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "ContainerID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub container_id: String,
     #[serde(rename = "PID", default, skip_serializing_if = "is_zero_i64")]
     pub pid: i64,
@@ -114,14 +118,22 @@ pub struct Task {
     #[serde(rename = "ShoalSpecVersion", default, skip_serializing_if = "is_zero")]
     pub spec_version: u64,
     /// The service's name when the task was made, for container names and logs (internal).
-    #[serde(rename = "ShoalServiceName", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "ShoalServiceName",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub service_name: String,
 }
 
 impl Task {
     /// The task as the API shows it (internal fields removed).
     pub fn to_api(&self) -> Task {
-        Task { spec_version: 0, service_name: String::new(), ..self.clone() }
+        Task {
+            spec_version: 0,
+            service_name: String::new(),
+            ..self.clone()
+        }
     }
 
     /// `<service>.<slot>.<task id>` (global tasks: the node ID instead of the slot), the

@@ -27,6 +27,9 @@ struct Cli {
 enum Command {
     /// Run a shoal node (manager and agent)
     Daemon(daemon::DaemonArgs),
+    /// Supervise one task's process (started by the process driver, not by users)
+    #[command(hide = true)]
+    TaskShim { args: Vec<String> },
     #[command(flatten)]
     Client(shoal_cli::Command),
 }
@@ -43,6 +46,7 @@ fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let code = match cli.command {
         Command::Daemon(args) => run_daemon(args, cli.host.as_deref()),
+        Command::TaskShim { args } => shoal_agent::shim_main(args),
         Command::Client(cmd) => run_client(cli.host.unwrap_or_else(daemon::default_host), cmd),
     };
     std::process::exit(code);

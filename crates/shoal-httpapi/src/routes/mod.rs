@@ -1,8 +1,10 @@
 //! Route table.
 
 mod node;
+mod service;
 mod swarm;
 mod system;
+mod task;
 
 use std::sync::Arc;
 
@@ -31,6 +33,15 @@ pub fn all<B: Backend>() -> Router<Arc<B>> {
             get(node::inspect::<B>).delete(node::remove::<B>),
         )
         .route("/nodes/{id}/update", post(node::update::<B>))
+        .route("/services", get(service::list::<B>))
+        .route("/services/create", post(service::create::<B>))
+        .route(
+            "/services/{id}",
+            get(service::inspect::<B>).delete(service::remove::<B>),
+        )
+        .route("/services/{id}/update", post(service::update::<B>))
+        .route("/tasks", get(task::list::<B>))
+        .route("/tasks/{id}", get(task::inspect::<B>))
         .fallback(not_found)
 }
 

@@ -3,7 +3,11 @@
 
 mod lookup;
 mod node;
+mod service;
+mod service_validate;
 mod swarm;
+mod task;
 
 pub use lookup::resolve;
+pub use service::Rollback;
 pub use swarm::MIN_CERT_EXPIRY_NS;

@@ -30,6 +30,12 @@ pub struct DaemonArgs {
     /// Raft entries between store snapshots
     #[arg(long, env = "SHOAL_SNAPSHOT_INTERVAL", default_value_t = 10_000)]
     pub snapshot_interval: u64,
+    /// What runs tasks: the Docker Engine, host processes, or docker when reachable
+    #[arg(long, env = "SHOAL_DRIVER", value_enum, default_value_t = DriverChoice::Auto)]
+    pub driver: DriverChoice,
+    /// Missed heartbeat periods before a node is marked Down
+    #[arg(long, env = "SHOAL_HEARTBEAT_GRACE", default_value_t = 3)]
+    pub heartbeat_grace: u32,
 }
 
 /// The validated daemon configuration.
@@ -43,6 +49,16 @@ pub struct DaemonConfig {
     pub engine_socket: String,
     pub log_level: String,
     pub snapshot_interval: u64,
+    pub heartbeat_grace: u32,
+    pub driver: DriverChoice,
+}
+
+/// `--driver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriverChoice {
+    Auto,
+    Docker,
+    Process,
 }
 
 /// Where the Engine API is served.
@@ -118,6 +134,9 @@ impl DaemonArgs {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| format!("invalid --log-level {}: {e}", self.log_level))?;
+        if self.heartbeat_grace == 0 {
+            return Err("invalid --heartbeat-grace 0: must be at least 1".into());
+        }
         if self.snapshot_interval == 0 {
             return Err("invalid --snapshot-interval 0: must be at least 1".into());
         }
@@ -136,6 +155,8 @@ impl DaemonArgs {
             engine_socket: self.engine_socket,
             log_level: self.log_level,
             snapshot_interval: self.snapshot_interval,
+            heartbeat_grace: self.heartbeat_grace,
+            driver: self.driver,
         })
     }
 }

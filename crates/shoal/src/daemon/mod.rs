@@ -2,6 +2,7 @@
 //! if it had one, serve until SIGTERM or SIGINT, then stop cleanly.
 
 mod addr;
+mod agent;
 pub mod config;
 mod runtime;
 mod state_file;

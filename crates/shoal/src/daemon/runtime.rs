@@ -8,11 +8,15 @@ use shoal_agent::EngineProbe;
 use shoal_ca::{Role, RootCa};
 use shoal_manager::{ClusterParams, Manager, ManagerConfig, TlsMaterial};
 use shoal_types::info::{InitRequest, JoinRequest, SwarmInfo, SwarmUpdateFlags};
-use shoal_types::{Error, Filters, Node, NodeDescription, NodeSpec, Swarm, SwarmSpec};
+use shoal_types::service::ServiceSpec;
+use shoal_types::{
+    Error, Filters, Node, NodeDescription, NodeSpec, Service, Swarm, SwarmSpec, Task,
+};
 use tokio::net::TcpListener;
 use tracing::info;
 
 use super::addr;
+use super::agent::{self, Agent};
 use super::config::DaemonConfig;
 use super::state_file::{NodeFiles, SwarmState};
 
@@ -23,6 +27,8 @@ pub struct NodeRuntime {
     pub(crate) engine: Option<EngineProbe>,
     pub(crate) description: NodeDescription,
     manager: RwLock<Option<Arc<Manager>>>,
+    /// The node's agent, running whenever the node is in a swarm.
+    agent: tokio::sync::Mutex<Option<Agent>>,
     /// Serialises init, join and leave.
     lifecycle: tokio::sync::Mutex<()>,
 }
@@ -37,6 +43,7 @@ impl NodeRuntime {
             engine,
             description,
             manager: RwLock::new(None),
+            agent: Default::default(),
             lifecycle: Default::default(),
         }
     }
@@ -50,6 +57,7 @@ impl NodeRuntime {
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on the cluster address {listen}: {e}"))?;
+        let tls_for_agent = tls.clone();
         let manager = Manager::start(self.manager_config(&state, tls), listener)
             .await
             .map_err(|e| e.to_string())?;
@@ -59,7 +67,41 @@ impl NodeRuntime {
             .map_err(|e| e.to_string())?;
         info!(node.id = %state.node_id, "rejoined the swarm");
         *self.manager.write().expect("lock") = Some(Arc::new(manager));
+        self.start_agent(&state, &tls_for_agent)
+            .await
+            .map_err(|e| e.message)
+    }
+
+    /// Starts the agent: it runs this node's tasks and keeps a session with the managers
+    /// (on one node, with its own manager, through the same mutual-TLS dispatcher).
+    async fn start_agent(&self, state: &SwarmState, tls: &TlsMaterial) -> Result<(), Error> {
+        let driver = agent::driver(
+            self.cfg.driver,
+            &self.cfg.engine_socket,
+            &state.node_id,
+            &self.cfg.data_dir,
+        )
+        .await
+        .map_err(Error::internal)?;
+        let managers = vec![state.advertise_addr.clone()];
+        let a = Agent::start(
+            driver,
+            &self.cfg.data_dir,
+            &state.node_id,
+            managers,
+            tls,
+            self.description.clone(),
+        )
+        .map_err(Error::internal)?;
+        *self.agent.lock().await = Some(a);
         Ok(())
+    }
+
+    /// Stops the agent; `remove_tasks` when leaving the swarm.
+    async fn stop_agent(&self, remove_tasks: bool) {
+        if let Some(a) = self.agent.lock().await.take() {
+            a.stop(remove_tasks).await;
+        }
     }
 
     /// The running manager, or Docker's "not a swarm manager" error.
@@ -86,11 +128,13 @@ impl NodeRuntime {
             advertise_addr: state.advertise_addr.clone(),
             tls,
             snapshot_interval: self.cfg.snapshot_interval,
+            heartbeat_grace_periods: self.cfg.heartbeat_grace,
         }
     }
 
     /// Stops the manager role, if running (daemon shutdown).
     pub async fn stop(&self) {
+        self.stop_agent(false).await;
         let manager = self.manager.write().expect("lock").take();
         if let Some(m) = manager {
             stop_manager(m).await;
@@ -158,6 +202,7 @@ impl NodeRuntime {
             return Err(Error::internal(e));
         }
         *self.manager.write().expect("lock") = Some(Arc::new(manager));
+        self.start_agent(&state, &tls).await?;
         Ok(params.node_id)
     }
 
@@ -221,6 +266,7 @@ impl NodeRuntime {
                  ignore this message.",
             ));
         }
+        self.stop_agent(true).await;
         let manager = self.manager.write().expect("lock").take();
         if let Some(m) = manager {
             stop_manager(m).await;
@@ -305,5 +351,46 @@ impl shoal_httpapi::Backend for NodeRuntime {
 
     async fn node_remove(&self, id: &str, force: bool) -> Result<(), Error> {
         self.manager()?.remove_node(id, force).await
+    }
+
+    async fn service_create(&self, spec: ServiceSpec) -> Result<String, Error> {
+        self.manager()?.create_service(spec).await
+    }
+
+    fn service_list(&self, filters: Filters, status: bool) -> Result<Vec<Service>, Error> {
+        self.manager()?.list_services(&filters, status)
+    }
+
+    fn service_inspect(&self, id: &str, insert_defaults: bool) -> Result<Service, Error> {
+        self.manager()?.get_service(id, insert_defaults)
+    }
+
+    async fn service_update(
+        &self,
+        id: &str,
+        version: u64,
+        spec: ServiceSpec,
+        rollback: bool,
+    ) -> Result<(), Error> {
+        let rollback = if rollback {
+            shoal_manager::control::Rollback::Previous
+        } else {
+            shoal_manager::control::Rollback::None
+        };
+        self.manager()?
+            .update_service(id, version, spec, rollback)
+            .await
+    }
+
+    async fn service_remove(&self, id: &str) -> Result<(), Error> {
+        self.manager()?.remove_service(id).await
+    }
+
+    fn task_list(&self, filters: Filters) -> Result<Vec<Task>, Error> {
+        self.manager()?.list_tasks(&filters)
+    }
+
+    fn task_inspect(&self, id: &str) -> Result<Task, Error> {
+        self.manager()?.get_task(id)
     }
 }

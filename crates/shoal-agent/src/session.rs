@@ -1,0 +1,238 @@
+//! The agent's session with the managers: register with the node's description, receive
+//! assignments (the complete set, then changes) and hand the full set to the worker, heartbeat
+//! at the period the manager asks for, and send task status changes in batches. Reconnects with
+//! backoff; status changes are kept (latest per task) until a session accepts them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_proto::dispatcher::dispatcher_client::DispatcherClient;
+use shoal_proto::dispatcher::{
+    HeartbeatRequest, SessionRequest, TaskStatusUpdate, UpdateTaskStatusRequest, assignments::Kind,
+};
+use shoal_types::{NodeDescription, Task, TaskStatus};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tracing::{debug, info, warn};
+
+use crate::worker::{StatusUpdate, Worker};
+
+/// How to reach the managers.
+#[derive(Clone)]
+pub struct SessionConfig {
+    /// Manager cluster addresses (`host:port`), tried in turn.
+    pub managers: Vec<String>,
+    pub root_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub description: NodeDescription,
+}
+
+/// Most status changes sent in one request, and how long to gather them (swarmkit batches
+/// up to 10,000 or 100 ms).
+const BATCH_MAX: usize = 10_000;
+const BATCH_WAIT: Duration = Duration::from_millis(100);
+
+type Current = Option<(DispatcherClient<Channel>, String)>;
+
+/// Runs the session (and reconnects) until `shutdown`.
+pub async fn run_session(cfg: SessionConfig, worker: Arc<Worker>, shutdown: CancellationToken) {
+    let (current_tx, current_rx) = watch::channel::<Current>(None);
+    let statuses = worker.statuses();
+    let sender = tokio::spawn(send_statuses(statuses, current_rx, shutdown.clone()));
+    let mut backoff = Duration::from_millis(100);
+    let mut next = 0usize;
+    while !shutdown.is_cancelled() {
+        let addr = cfg.managers[next % cfg.managers.len().max(1)].clone();
+        next += 1;
+        match one_session(&cfg, &addr, &worker, &current_tx, &shutdown).await {
+            Ok(()) => backoff = Duration::from_millis(100),
+            Err(e) => {
+                warn!(manager = %addr, error = %e, "agent session ended");
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+        let _ = current_tx.send(None);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+    }
+    let _ = sender.await;
+}
+
+fn channel(cfg: &SessionConfig, addr: &str) -> Result<Channel, String> {
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&cfg.root_pem))
+        .identity(Identity::from_pem(&cfg.cert_pem, &cfg.key_pem))
+        .domain_name("swarm-manager");
+    Ok(Channel::from_shared(format!("https://{addr}"))
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(3))
+        .tls_config(tls)
+        .map_err(|e| e.to_string())?
+        .connect_lazy())
+}
+
+async fn one_session(
+    cfg: &SessionConfig,
+    addr: &str,
+    worker: &Worker,
+    current: &watch::Sender<Current>,
+    shutdown: &CancellationToken,
+) -> Result<(), String> {
+    let mut client = DispatcherClient::new(channel(cfg, addr)?);
+    let description_json = serde_json::to_vec(&cfg.description).map_err(|e| e.to_string())?;
+    let mut stream = client
+        .session(SessionRequest { description_json })
+        .await
+        .map_err(|s| s.message().to_string())?
+        .into_inner();
+    let mut assigned: BTreeMap<String, Task> = BTreeMap::new();
+    let mut heartbeat: Option<tokio::task::JoinHandle<()>> = None;
+    let ended = CancellationToken::new();
+    let result = loop {
+        let msg = tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            _ = ended.cancelled() => break Err("heartbeat refused".to_string()),
+            m = stream.message() => m,
+        };
+        let msg = match msg {
+            Ok(Some(m)) => m,
+            Ok(None) => break Err("the manager closed the session".to_string()),
+            Err(s) => break Err(s.message().to_string()),
+        };
+        if heartbeat.is_none() {
+            info!(manager = %addr, "agent session established");
+            let period = Duration::from_millis(msg.heartbeat_period_ms.max(100) as u64);
+            let _ = current.send(Some((client.clone(), msg.session_id.clone())));
+            heartbeat = Some(tokio::spawn(beat(
+                client.clone(),
+                msg.session_id.clone(),
+                period,
+                ended.clone(),
+            )));
+        }
+        if let Some(a) = msg.assignments {
+            apply(
+                &mut assigned,
+                a.kind == Kind::Complete as i32,
+                a.tasks_json,
+                a.removed,
+            )?;
+            if let Err(e) = worker.assign(assigned.values().cloned().collect()).await {
+                warn!(error = %e, "worker could not take the assignments");
+            }
+        }
+    };
+    ended.cancel();
+    if let Some(h) = heartbeat {
+        let _ = h.await;
+    }
+    result
+}
+
+fn apply(
+    assigned: &mut BTreeMap<String, Task>,
+    complete: bool,
+    tasks_json: Vec<Vec<u8>>,
+    removed: Vec<String>,
+) -> Result<(), String> {
+    if complete {
+        assigned.clear();
+    }
+    for raw in tasks_json {
+        let t: Task =
+            serde_json::from_slice(&raw).map_err(|e| format!("bad task from manager: {e}"))?;
+        assigned.insert(t.id.clone(), t);
+    }
+    for id in removed {
+        assigned.remove(&id);
+    }
+    Ok(())
+}
+
+/// Heartbeats at the manager's period; a refusal ends the session.
+async fn beat(
+    mut client: DispatcherClient<Channel>,
+    session_id: String,
+    period: Duration,
+    ended: CancellationToken,
+) {
+    let mut period = period;
+    loop {
+        tokio::select! {
+            _ = ended.cancelled() => return,
+            _ = tokio::time::sleep(period) => {}
+        }
+        match client
+            .heartbeat(HeartbeatRequest {
+                session_id: session_id.clone(),
+            })
+            .await
+        {
+            Ok(r) => period = Duration::from_millis(r.into_inner().period_ms.max(100) as u64),
+            Err(s) => {
+                debug!(error = %s.message(), "heartbeat failed");
+                ended.cancel();
+                return;
+            }
+        }
+    }
+}
+
+/// Forwards status changes to whichever session is current, latest per task, in batches.
+async fn send_statuses(
+    mut rx: mpsc::Receiver<StatusUpdate>,
+    mut current: watch::Receiver<Current>,
+    shutdown: CancellationToken,
+) {
+    let mut pending: BTreeMap<String, TaskStatus> = BTreeMap::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            u = rx.recv() => match u {
+                Some((id, status)) => { pending.insert(id, status); }
+                None => return,
+            },
+            _ = current.changed() => {}
+        }
+        // Gather what else arrives within the batch window.
+        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        while pending.len() < BATCH_MAX {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some((id, status))) => {
+                    pending.insert(id, status);
+                }
+                _ => break,
+            }
+        }
+        let Some((mut client, session_id)) = current.borrow().clone() else {
+            continue;
+        };
+        if pending.is_empty() {
+            continue;
+        }
+        let updates = pending
+            .iter()
+            .map(|(id, s)| TaskStatusUpdate {
+                task_id: id.clone(),
+                status_json: serde_json::to_vec(s).expect("status serialises"),
+            })
+            .collect();
+        match client
+            .update_task_status(UpdateTaskStatusRequest {
+                session_id,
+                updates,
+            })
+            .await
+        {
+            Ok(_) => pending.clear(),
+            Err(s) => {
+                debug!(error = %s.message(), "status update not accepted; kept for the next session")
+            }
+        }
+    }
+}

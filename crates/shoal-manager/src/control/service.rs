@@ -1,0 +1,427 @@
+//! `POST /services/create`, `GET /services`, `GET /services/{id}`,
+//! `POST /services/{id}/update`, `DELETE /services/{id}`: validation with Docker's texts, then
+//! one store transaction. Tasks are the orchestrator's business: removing a service deletes
+//! only the Service object, and the orchestrator stops its tasks when it sees the deletion.
+
+use std::time::SystemTime;
+
+use shoal_store::StoreError;
+use shoal_types::service::{
+    EndpointPortConfig, ServiceEndpoint, ServiceSpec, ServiceStatus, UpdateStatus,
+};
+use shoal_types::{Error, Filters, Kind, Mode, Service, Task, TaskState, Version};
+
+use super::lookup::resolve;
+use super::service_validate::{self as rules, rpc};
+use super::swarm::store_err;
+use crate::manager::Manager;
+
+/// Filter keys `GET /services` accepts (moby's `GetServices`).
+const SERVICE_FILTERS: &[&str] = &["id", "label", "mode", "name", "runtime"];
+
+/// What an update asks for besides the new spec (`?rollback=previous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rollback {
+    #[default]
+    None,
+    /// Go back to `PreviousSpec` (the request's spec is validated, then ignored).
+    Previous,
+}
+
+impl Manager {
+    /// `POST /services/create`: the new service's ID.
+    pub async fn create_service(&self, mut spec: ServiceSpec) -> Result<String, Error> {
+        rules::prepare(&mut spec)?;
+        rules::validate(&spec)?;
+        let name = spec.name.clone().unwrap_or_default();
+        let service = Service {
+            id: shoal_types::new_id(),
+            endpoint: endpoint_for(&spec, None),
+            spec,
+            spec_version: 1,
+            ..Default::default()
+        };
+        let id = service.id.clone();
+        let name_taken = || {
+            rpc(
+                "AlreadyExists",
+                format!("name conflicts with an existing object: service {name} already exists"),
+            )
+        };
+        self.store
+            .update(|tx| {
+                check_port_conflicts(&tx.list::<Service>(), &service.spec, "")?;
+                tx.create(service).map_err(TxError::Store)
+            })
+            .await
+            .map_err(|e| match e {
+                TxError::Store(StoreError::NameConflict) => name_taken(),
+                e => e.into_api(),
+            })?;
+        Ok(id)
+    }
+
+    /// `GET /services/{id}[?insertDefaults=true]`: by ID, name or unique ID prefix.
+    pub fn get_service(&self, input: &str, insert_defaults: bool) -> Result<Service, Error> {
+        let service = self
+            .store
+            .view(|v| resolve::<Service>(v, input, |s| s.name()))?;
+        let mut out = service.to_api();
+        if insert_defaults {
+            out.spec = with_defaults(out.spec);
+        }
+        Ok(out)
+    }
+
+    /// `GET /services` with filters; `status` adds `ServiceStatus` (running/desired tasks).
+    pub fn list_services(&self, filters: &Filters, status: bool) -> Result<Vec<Service>, Error> {
+        filters.validate(SERVICE_FILTERS)?;
+        let (services, tasks) = self
+            .store
+            .view(|v| (v.list::<Service>(), status.then(|| v.list::<Task>())));
+        Ok(services
+            .into_iter()
+            .filter(|s| service_matches(s, filters))
+            .map(|s| {
+                let mut out = s.to_api();
+                if let Some(tasks) = &tasks {
+                    out.service_status = Some(service_status(&s, tasks));
+                }
+                out
+            })
+            .collect())
+    }
+
+    /// `POST /services/{id}/update?version=N[&rollback=previous]`.
+    pub async fn update_service(
+        &self,
+        input: &str,
+        version: u64,
+        mut spec: ServiceSpec,
+        rollback: Rollback,
+    ) -> Result<(), Error> {
+        rules::prepare(&mut spec)?;
+        rules::validate(&spec)?;
+        self.store
+            .update(|tx| {
+                let current = resolve::<Service>(tx.committed(), input, |s| s.name())?;
+                let services = tx.list::<Service>();
+                let updated = apply_update(current, version, spec, rollback, &services)?;
+                tx.update(updated).map_err(TxError::Store)
+            })
+            .await
+            .map_err(TxError::into_api)
+    }
+
+    /// `DELETE /services/{id}`.
+    pub async fn remove_service(&self, input: &str) -> Result<(), Error> {
+        self.store
+            .update(|tx| {
+                let service = resolve::<Service>(tx.committed(), input, |s| s.name())?;
+                tx.delete(Kind::Service, &service.id)
+                    .map_err(TxError::Store)
+            })
+            .await
+            .map_err(TxError::into_api)
+    }
+}
+
+/// swarmkit's `UpdateService` checks and bookkeeping on the service as read in the transaction.
+fn apply_update(
+    mut service: Service,
+    version: u64,
+    spec: ServiceSpec,
+    rollback: Rollback,
+    all: &[Service],
+) -> Result<Service, Error> {
+    if spec.endpoint_spec != service.spec.endpoint_spec {
+        check_port_conflicts(all, &spec, &service.id)?;
+    }
+    if mode_kind(&service.spec) != mode_kind(&spec) {
+        return Err(rpc("Unimplemented", "service mode change is not allowed"));
+    }
+    if service.spec.name != spec.name {
+        return Err(rpc("Unimplemented", "renaming services is not supported"));
+    }
+    service.meta.version = Version { index: version };
+    let old = service.spec.clone();
+    match rollback {
+        Rollback::Previous => {
+            let Some(previous) = service.previous_spec.take() else {
+                return Err(rpc(
+                    "FailedPrecondition",
+                    format!("service {} does not have a previous spec", service.id),
+                ));
+            };
+            service.spec = previous;
+            service.previous_spec = Some(old.clone());
+            service.update_status = Some(UpdateStatus {
+                state: "rollback_started".into(),
+                started_at: now_rfc3339(),
+                completed_at: String::new(),
+                message: "manually requested rollback".into(),
+            });
+        }
+        Rollback::None => {
+            service.previous_spec = Some(old.clone());
+            service.spec = spec;
+            service.update_status = None;
+        }
+    }
+    // Tasks go out of date only when what they run changes (swarmkit's IsTaskDirty: the task
+    // template and the endpoint), so scaling or relabelling a service replaces nothing.
+    if service.spec.task_template != old.task_template
+        || service.spec.endpoint_spec != old.endpoint_spec
+    {
+        service.spec_version += 1;
+    }
+    service.endpoint = endpoint_for(&service.spec, Some(&service.endpoint));
+    Ok(service)
+}
+
+/// The variant of a spec's mode, for swarmkit's "mode change" rule.
+fn mode_kind(spec: &ServiceSpec) -> u8 {
+    let m = spec.mode.clone().unwrap_or_default();
+    if m.global.is_some() {
+        1
+    } else if m.replicated_job.is_some() {
+        2
+    } else if m.global_job.is_some() {
+        3
+    } else {
+        0
+    }
+}
+
+/// swarmkit's `checkPortConflicts`: a published port may be used by one service only as an
+/// ingress port; host-mode ports may be shared (the scheduler keeps them apart per node).
+fn check_port_conflicts(all: &[Service], spec: &ServiceSpec, self_id: &str) -> Result<(), Error> {
+    let wanted: Vec<&EndpointPortConfig> = spec
+        .endpoint_spec
+        .iter()
+        .flat_map(|e| e.ports.iter().flatten())
+        .filter(|p| p.published_port.unwrap_or(0) != 0)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let key = |p: &EndpointPortConfig| (p.published_port.unwrap_or(0), rules::protocol(p));
+    for other in all.iter().filter(|s| s.id != self_id) {
+        let spec_ports = other
+            .spec
+            .endpoint_spec
+            .iter()
+            .flat_map(|e| e.ports.iter().flatten());
+        for p in spec_ports.chain(other.endpoint.ports.iter()) {
+            if p.published_port.unwrap_or(0) == 0 {
+                continue;
+            }
+            let clash = |host: Option<bool>| {
+                wanted
+                    .iter()
+                    .any(|w| key(w) == key(p) && host.is_none_or(|h| rules::host_mode(w) == h))
+            };
+            let (text, hit) = if rules::host_mode(p) {
+                ("a host-published port", clash(Some(false)))
+            } else {
+                ("an ingress port", clash(None))
+            };
+            if hit {
+                return Err(rpc(
+                    "InvalidArgument",
+                    format!(
+                        "port '{}' is already in use by service '{}' ({}) as {text}",
+                        p.published_port.unwrap_or(0),
+                        other.name(),
+                        other.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `Endpoint` as the manager keeps it without an allocator: the spec, and the ports the user
+/// published explicitly (an allocator fills auto-assigned ones; those already assigned are
+/// kept across updates).
+fn endpoint_for(spec: &ServiceSpec, previous: Option<&ServiceEndpoint>) -> ServiceEndpoint {
+    let ep_spec = spec.endpoint_spec.clone().unwrap_or_default();
+    let ports = ep_spec
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            if p.published_port.unwrap_or(0) != 0 {
+                return Some(p.clone());
+            }
+            previous?
+                .ports
+                .iter()
+                .find(|old| {
+                    old.target_port == p.target_port
+                        && rules::protocol(old) == rules::protocol(p)
+                        && rules::host_mode(old) == rules::host_mode(p)
+                })
+                .cloned()
+        })
+        .collect();
+    ServiceEndpoint {
+        spec: ep_spec,
+        ports,
+        virtual_ips: previous.map(|p| p.virtual_ips.clone()).unwrap_or_default(),
+    }
+}
+
+fn service_matches(s: &Service, f: &Filters) -> bool {
+    let labels = s
+        .spec
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    f.any("id", |v| s.id.starts_with(v))
+        && f.any("name", |v| s.name().starts_with(v))
+        && f.labels_match("label", &labels)
+        && f.any("mode", |v| v == mode_name(s.mode()))
+        && f.any("runtime", |v| v == "container")
+}
+
+/// The `mode` filter's names (moby's `GetServices`).
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Replicated { .. } => "replicated",
+        Mode::Global => "global",
+        Mode::ReplicatedJob { .. } => "replicated-job",
+        Mode::GlobalJob => "global-job",
+    }
+}
+
+/// swarmkit's `ListServiceStatuses`: desired = replicas (replicated jobs: max concurrent;
+/// global: tasks whose desired state is running, or complete and not yet there for jobs);
+/// running = tasks in state running; completed (jobs) = tasks in state complete.
+pub(crate) fn service_status(s: &Service, all_tasks: &[Task]) -> ServiceStatus {
+    let tasks = all_tasks.iter().filter(|t| t.service_id == s.id);
+    let mut st = ServiceStatus::default();
+    let global = match s.mode() {
+        Mode::Replicated { replicas } => {
+            st.desired_tasks = replicas;
+            false
+        }
+        Mode::ReplicatedJob { max_concurrent, .. } => {
+            st.desired_tasks = max_concurrent;
+            false
+        }
+        Mode::Global | Mode::GlobalJob => true,
+    };
+    let job = matches!(s.mode(), Mode::ReplicatedJob { .. } | Mode::GlobalJob);
+    for t in tasks {
+        let state = t.status.state;
+        if state == TaskState::Running {
+            st.running_tasks += 1;
+        }
+        if job && state == TaskState::Complete {
+            st.completed_tasks += 1;
+        }
+        if global && t.desired_state == TaskState::Running {
+            st.desired_tasks += 1;
+        }
+        if global && state != TaskState::Complete && t.desired_state == TaskState::Complete {
+            st.desired_tasks += 1;
+        }
+    }
+    st
+}
+
+/// swarmkit's `defaults.InterpolateService`, as `?insertDefaults=true` shows it: restart
+/// policy any/5 s, update and rollback configs (parallelism 1, pause, monitor 5 s,
+/// stop-first), stop grace period 10 s, empty resources, placement and DNS config.
+fn with_defaults(mut spec: ServiceSpec) -> ServiceSpec {
+    use bollard_stubs::models::{
+        ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum as RbAction,
+        ServiceSpecRollbackConfigOrderEnum as RbOrder, ServiceSpecUpdateConfig,
+        ServiceSpecUpdateConfigFailureActionEnum as UpAction,
+        ServiceSpecUpdateConfigOrderEnum as UpOrder, TaskSpecContainerSpecDnsConfig,
+        TaskSpecRestartPolicyConditionEnum as Cond,
+    };
+    use shoal_types::service::{TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy};
+    const SECOND: i64 = 1_000_000_000;
+    let task = spec.task_template.get_or_insert_with(Default::default);
+    if let Some(c) = task.container_spec.as_mut() {
+        c.stop_grace_period.get_or_insert(10 * SECOND);
+        c.dns_config
+            .get_or_insert_with(TaskSpecContainerSpecDnsConfig::default);
+    }
+    task.resources
+        .get_or_insert_with(TaskSpecResources::default);
+    let rp = task
+        .restart_policy
+        .get_or_insert_with(|| TaskSpecRestartPolicy {
+            condition: Some(Cond::ANY),
+            max_attempts: Some(0),
+            ..Default::default()
+        });
+    rp.delay.get_or_insert(5 * SECOND);
+    task.placement
+        .get_or_insert_with(TaskSpecPlacement::default);
+    let up = spec
+        .update_config
+        .get_or_insert_with(|| ServiceSpecUpdateConfig {
+            parallelism: Some(1),
+            failure_action: Some(UpAction::PAUSE),
+            max_failure_ratio: Some(0.0),
+            order: Some(UpOrder::STOP_FIRST),
+            ..Default::default()
+        });
+    up.monitor.get_or_insert(5 * SECOND);
+    let rb = spec
+        .rollback_config
+        .get_or_insert_with(|| ServiceSpecRollbackConfig {
+            parallelism: Some(1),
+            failure_action: Some(RbAction::PAUSE),
+            max_failure_ratio: Some(0.0),
+            order: Some(RbOrder::STOP_FIRST),
+            ..Default::default()
+        });
+    rb.monitor.get_or_insert(5 * SECOND);
+    spec
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_nanos(SystemTime::now()).to_string()
+}
+
+/// Why a service transaction failed: a rule (already worded) or the store.
+pub(crate) enum TxError {
+    Api(Error),
+    Store(StoreError),
+}
+
+impl From<Error> for TxError {
+    fn from(e: Error) -> Self {
+        TxError::Api(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
+    }
+}
+
+impl TxError {
+    /// Store errors worded as swarmkit's control API reports them through moby.
+    pub(crate) fn into_api(self) -> Error {
+        match self {
+            TxError::Api(e) => e,
+            // swarmkit's ErrSequenceConflict is a plain error: gRPC Unknown, HTTP 500.
+            TxError::Store(StoreError::OutOfSequence) => rpc("Unknown", "update out of sequence"),
+            TxError::Store(e) => store_err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

@@ -1,0 +1,256 @@
+//! The Dispatcher gRPC service.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use shoal_proto::dispatcher::dispatcher_server::Dispatcher;
+use shoal_proto::dispatcher::{
+    HeartbeatRequest, HeartbeatResponse, SessionMessage, SessionRequest, UpdateTaskStatusRequest,
+    UpdateTaskStatusResponse,
+};
+use shoal_store::{Event, Store, StoreError};
+use shoal_types::{Node, NodeDescription, NodeState, Task, TaskStatus};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+use tracing::{debug, info};
+
+use super::Sessions;
+use super::assignments::{Pending, complete, is_assigned_to};
+
+/// Serves agents on the cluster port.
+pub struct DispatcherService {
+    store: Store,
+    sessions: Arc<Sessions>,
+    shutdown: CancellationToken,
+}
+
+impl DispatcherService {
+    pub fn new(store: Store, sessions: Arc<Sessions>, shutdown: CancellationToken) -> Self {
+        Self {
+            store,
+            sessions,
+            shutdown,
+        }
+    }
+}
+
+/// The caller's node ID, from its verified client certificate.
+fn caller<T>(req: &Request<T>) -> Result<String, Status> {
+    let certs = req
+        .peer_certs()
+        .ok_or_else(|| Status::unauthenticated("a client certificate is required"))?;
+    let der = certs
+        .first()
+        .ok_or_else(|| Status::unauthenticated("a client certificate is required"))?;
+    let id = shoal_ca::identity_from_der(der.as_ref())
+        .map_err(|e| Status::permission_denied(e.to_string()))?;
+    Ok(id.node_id)
+}
+
+fn unavailable(e: StoreError) -> Status {
+    Status::unavailable(e.to_string())
+}
+
+type SessionStream = Pin<Box<dyn Stream<Item = Result<SessionMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Dispatcher for DispatcherService {
+    type SessionStream = SessionStream;
+
+    async fn session(
+        &self,
+        req: Request<SessionRequest>,
+    ) -> Result<Response<SessionStream>, Status> {
+        let node_id = caller(&req)?;
+        let addr = req
+            .remote_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let description: NodeDescription = serde_json::from_slice(&req.get_ref().description_json)
+            .map_err(|e| Status::invalid_argument(format!("bad node description: {e}")))?;
+        register(&self.store, &node_id, description, addr).await?;
+        let (session_id, ended) = self.sessions.open(&node_id);
+        info!(node.id = %node_id, "agent session opened");
+        let (initial, events) = self
+            .store
+            .view_and_watch(|v| v.find::<Task>("node", &node_id));
+        let initial: Vec<Task> = initial
+            .into_iter()
+            .filter(|t| is_assigned_to(t, &node_id))
+            .collect();
+        let (tx, rx) = mpsc::channel(16);
+        let period_ms = self.sessions.config().period.as_millis() as i64;
+        let first = SessionMessage {
+            session_id: session_id.clone(),
+            heartbeat_period_ms: period_ms,
+            assignments: Some(complete(&initial)),
+        };
+        tx.send(Ok(first))
+            .await
+            .map_err(|_| Status::cancelled("agent went away"))?;
+        let stream = StreamCtx {
+            store: self.store.clone(),
+            node_id,
+            session_id,
+            period_ms,
+            tx,
+        };
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move { stream.run(events, ended, stop).await });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
+        let node_id = caller(&req)?;
+        if !self.sessions.heartbeat(&node_id, &req.get_ref().session_id) {
+            return Err(Status::not_found("session invalid"));
+        }
+        Ok(Response::new(HeartbeatResponse {
+            period_ms: self.sessions.config().period.as_millis() as i64,
+        }))
+    }
+
+    async fn update_task_status(
+        &self,
+        req: Request<UpdateTaskStatusRequest>,
+    ) -> Result<Response<UpdateTaskStatusResponse>, Status> {
+        let node_id = caller(&req)?;
+        let req = req.into_inner();
+        if !self.sessions.is_current(&node_id, &req.session_id) {
+            return Err(Status::not_found("session invalid"));
+        }
+        let mut updates = Vec::with_capacity(req.updates.len());
+        for u in req.updates {
+            let status: TaskStatus = serde_json::from_slice(&u.status_json)
+                .map_err(|e| Status::invalid_argument(format!("bad task status: {e}")))?;
+            updates.push((u.task_id, status));
+        }
+        apply_statuses(&self.store, &node_id, updates)
+            .await
+            .map_err(unavailable)?;
+        Ok(Response::new(UpdateTaskStatusResponse {}))
+    }
+}
+
+/// Records the node's description and marks it Ready.
+async fn register(
+    store: &Store,
+    node_id: &str,
+    description: NodeDescription,
+    addr: String,
+) -> Result<(), Status> {
+    let res = store
+        .update(|tx| {
+            let Some(mut node) = tx.get::<Node>(node_id) else {
+                return Ok(false);
+            };
+            let tls = node.description.tls_info.clone();
+            node.description = description;
+            node.description.tls_info = tls;
+            node.status.state = NodeState::Ready;
+            node.status.message = String::new();
+            if !addr.is_empty() && !addr.starts_with("127.") {
+                node.status.addr = addr;
+            }
+            tx.update(node)?;
+            Ok::<_, StoreError>(true)
+        })
+        .await
+        .map_err(unavailable)?;
+    if !res {
+        return Err(Status::permission_denied(format!(
+            "node {node_id} was removed from swarm"
+        )));
+    }
+    Ok(())
+}
+
+/// Applies status changes to the caller's own tasks; states only move forward.
+async fn apply_statuses(
+    store: &Store,
+    node_id: &str,
+    updates: Vec<(String, TaskStatus)>,
+) -> Result<(), StoreError> {
+    store
+        .update(|tx| {
+            for (id, status) in updates {
+                let Some(mut t) = tx.get::<Task>(&id) else {
+                    continue;
+                };
+                if t.node_id != node_id || status.state < t.status.state {
+                    continue;
+                }
+                if t.status == status {
+                    continue;
+                }
+                debug!(task.id = %id, from = ?t.status.state, to = ?status.state, "task state");
+                t.status = status;
+                tx.update(t)?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+struct StreamCtx {
+    store: Store,
+    node_id: String,
+    session_id: String,
+    period_ms: i64,
+    tx: mpsc::Sender<Result<SessionMessage, Status>>,
+}
+
+impl StreamCtx {
+    /// Sends incremental assignments after each commit that touched this node's tasks.
+    async fn run(
+        self,
+        mut events: broadcast::Receiver<Event>,
+        ended: CancellationToken,
+        stop: CancellationToken,
+    ) {
+        let mut pending = Pending::default();
+        loop {
+            let ev = tokio::select! {
+                _ = ended.cancelled() => return,
+                _ = stop.cancelled() => return,
+                _ = self.tx.closed() => return,
+                ev = events.recv() => ev,
+            };
+            let msg = match ev {
+                Ok(Event::Commit { .. }) => pending.take(),
+                Ok(ev) => {
+                    pending.on_event(&ev, &self.node_id);
+                    None
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Missed events: resend the whole set, the agent reconciles.
+                    pending = Pending::default();
+                    let all = self.store.view(|v| v.find::<Task>("node", &self.node_id));
+                    let all: Vec<Task> = all
+                        .into_iter()
+                        .filter(|t| is_assigned_to(t, &self.node_id))
+                        .collect();
+                    Some(complete(&all))
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if let Some(assignments) = msg {
+                let m = SessionMessage {
+                    session_id: self.session_id.clone(),
+                    heartbeat_period_ms: self.period_ms,
+                    assignments: Some(assignments),
+                };
+                if self.tx.send(Ok(m)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

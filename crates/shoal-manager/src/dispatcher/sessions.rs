@@ -1,0 +1,159 @@
+//! Live agent sessions and the node-down monitor.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use shoal_store::Store;
+use shoal_types::{Node, NodeState};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::DispatcherConfig;
+
+struct Entry {
+    session_id: String,
+    last_seen: Instant,
+    /// Fires when the session is replaced or expires, ending its assignment stream.
+    ended: CancellationToken,
+}
+
+/// Sessions by node ID.
+pub struct Sessions {
+    cfg: DispatcherConfig,
+    started: Instant,
+    inner: Mutex<HashMap<String, Entry>>,
+}
+
+impl Sessions {
+    pub fn new(cfg: DispatcherConfig) -> Self {
+        Self {
+            cfg,
+            started: Instant::now(),
+            inner: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> DispatcherConfig {
+        self.cfg
+    }
+
+    /// Opens a session for `node_id`, ending any previous one; returns its ID and end signal.
+    pub fn open(&self, node_id: &str) -> (String, CancellationToken) {
+        let session_id = shoal_types::new_id();
+        let ended = CancellationToken::new();
+        let entry = Entry {
+            session_id: session_id.clone(),
+            last_seen: Instant::now(),
+            ended: ended.clone(),
+        };
+        if let Some(old) = self
+            .inner
+            .lock()
+            .expect("sessions")
+            .insert(node_id.to_string(), entry)
+        {
+            old.ended.cancel();
+        }
+        (session_id, ended)
+    }
+
+    /// Records a heartbeat; false when the session is unknown (the agent must reconnect).
+    pub fn heartbeat(&self, node_id: &str, session_id: &str) -> bool {
+        let mut map = self.inner.lock().expect("sessions");
+        match map.get_mut(node_id) {
+            Some(e) if e.session_id == session_id => {
+                e.last_seen = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// True when `session_id` is the node's current session.
+    pub fn is_current(&self, node_id: &str, session_id: &str) -> bool {
+        self.inner
+            .lock()
+            .expect("sessions")
+            .get(node_id)
+            .is_some_and(|e| e.session_id == session_id)
+    }
+
+    fn grace(&self) -> Duration {
+        self.cfg.period * self.cfg.grace_periods
+    }
+
+    /// Ends expired sessions and returns the nodes that should now be Down: nodes whose
+    /// session expired, and Ready nodes that never opened one within the grace period.
+    fn expired(&self, ready_nodes: &[String]) -> Vec<String> {
+        let grace = self.grace();
+        let mut map = self.inner.lock().expect("sessions");
+        let mut down: Vec<String> = Vec::new();
+        map.retain(|node, e| {
+            let alive = e.last_seen.elapsed() <= grace;
+            if !alive {
+                e.ended.cancel();
+                down.push(node.clone());
+            }
+            alive
+        });
+        if self.started.elapsed() > grace {
+            down.extend(
+                ready_nodes
+                    .iter()
+                    .filter(|n| !map.contains_key(*n))
+                    .cloned(),
+            );
+        }
+        down.sort();
+        down.dedup();
+        down
+    }
+
+    /// Marks nodes Down as their heartbeats stop, until `shutdown`.
+    pub async fn monitor(&self, store: Store, shutdown: CancellationToken) {
+        let tick = (self.cfg.period / 5).max(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(tick) => {}
+            }
+            if !store.is_leader() {
+                continue;
+            }
+            let ready: Vec<String> = store.view(|v| {
+                v.list::<Node>()
+                    .into_iter()
+                    .filter(|n| n.status.state == NodeState::Ready)
+                    .map(|n| n.id)
+                    .collect()
+            });
+            let down = self.expired(&ready);
+            if !down.is_empty() {
+                mark_down(&store, &down).await;
+            }
+        }
+    }
+}
+
+async fn mark_down(store: &Store, nodes: &[String]) {
+    let res = store
+        .update(|tx| {
+            for id in nodes {
+                if let Some(mut n) = tx
+                    .get::<Node>(id)
+                    .filter(|n| n.status.state != NodeState::Down)
+                {
+                    n.status.state = NodeState::Down;
+                    n.status.message = "heartbeat failure".into();
+                    tx.update(n)?;
+                }
+            }
+            Ok::<_, shoal_store::StoreError>(())
+        })
+        .await;
+    match res {
+        Ok(()) => info!(nodes = ?nodes, "nodes down: heartbeat failure"),
+        Err(e) => warn!(error = %e, "could not mark nodes down"),
+    }
+}

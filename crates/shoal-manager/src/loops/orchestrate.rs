@@ -1,0 +1,129 @@
+//! The orchestrator loop: replicated and global plans per service, plus the reaper, committed
+//! as one transaction per pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+use shoal_orchestrator::{Action, Context, Plan, plan_global, plan_reaper, plan_replicated};
+use shoal_store::{Store, StoreError, WriteTx};
+use shoal_types::{Cluster, Kind, Mode, Node, Service, Task, TaskSpec, TaskState};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::{wait_for_change, wait_leadership};
+
+/// Runs until `shutdown`, acting only while this manager leads.
+pub async fn orchestrate(store: Store, shutdown: CancellationToken) {
+    loop {
+        if !wait_leadership(&store, &shutdown).await {
+            return;
+        }
+        let (plan, mut events) = store.view_and_watch(|v| {
+            let history = v
+                .list::<Cluster>()
+                .first()
+                .map_or(5, |c| c.spec.orchestration.task_history_retention_limit);
+            plan_all(
+                &v.list::<Service>(),
+                &v.list::<Task>(),
+                &v.list::<Node>(),
+                history,
+                SystemTime::now(),
+            )
+        });
+        if !plan.actions.is_empty() {
+            debug!(actions = plan.actions.len(), "orchestrator pass");
+            if let Err(e) = store.update(|tx| commit(tx, &plan.actions)).await {
+                warn!(error = %e, "orchestrator commit failed; retrying on the next pass");
+            }
+            continue; // look again at once: the commit may enable the next step
+        }
+        if !wait_for_change(&mut events, plan.wake_at, &shutdown).await {
+            return;
+        }
+    }
+}
+
+/// Whether a node satisfies a task spec's placement constraints.
+fn constraints_ok(node: &Node, spec: &TaskSpec) -> bool {
+    let exprs = spec
+        .placement
+        .as_ref()
+        .and_then(|p| p.constraints.clone())
+        .unwrap_or_default();
+    match shoal_scheduler::parse_constraints(&exprs) {
+        Ok(cs) => cs.iter().all(|c| c.matches(node)),
+        Err(_) => true, // the API refuses bad constraints; a stored one never fails here
+    }
+}
+
+/// One pass over everything.
+pub fn plan_all(
+    services: &[Service],
+    tasks: &[Task],
+    nodes: &[Node],
+    history: i64,
+    now: SystemTime,
+) -> Plan {
+    let mut by_service: BTreeMap<&str, Vec<Task>> = BTreeMap::new();
+    for t in tasks {
+        by_service
+            .entry(t.service_id.as_str())
+            .or_default()
+            .push(t.clone());
+    }
+    let ctx = Context {
+        now,
+        nodes,
+        constraints_ok: &constraints_ok,
+    };
+    let mut plan = Plan::default();
+    for s in services {
+        let own = by_service.get(s.id.as_str()).map_or(&[][..], Vec::as_slice);
+        let p = match s.mode() {
+            Mode::Global => plan_global(s, own, &ctx),
+            Mode::Replicated { .. } => plan_replicated(s, own, &ctx),
+            // Jobs: not yet (services issue); their tasks are left alone.
+            _ => Plan::default(),
+        };
+        plan.actions.extend(p.actions);
+        if let Some(at) = p.wake_at {
+            plan.wake_at = Some(plan.wake_at.map_or(at, |w: SystemTime| w.min(at)));
+        }
+    }
+    let ids: BTreeSet<String> = services.iter().map(|s| s.id.clone()).collect();
+    plan.actions
+        .extend(plan_reaper(tasks, &ids, history).actions);
+    plan
+}
+
+/// Applies a plan's actions on the latest state.
+fn commit(tx: &mut WriteTx<'_>, actions: &[Action]) -> Result<(), StoreError> {
+    for a in actions {
+        match a {
+            Action::Create(t) => tx.create((**t).clone())?,
+            Action::SetDesired { task_id, state } => {
+                if let Some(mut t) = tx.get::<Task>(task_id).filter(|t| t.desired_state < *state) {
+                    t.desired_state = *state;
+                    tx.update(t)?;
+                }
+            }
+            Action::Reject { task_id, message } => {
+                if let Some(mut t) = tx
+                    .get::<Task>(task_id)
+                    .filter(|t| t.desired_state < TaskState::Shutdown)
+                {
+                    t.desired_state = TaskState::Shutdown;
+                    t.status.err = message.clone();
+                    tx.update(t)?;
+                }
+            }
+            Action::Delete { task_id } => {
+                if tx.get::<Task>(task_id).is_some() {
+                    tx.delete(Kind::Task, task_id)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

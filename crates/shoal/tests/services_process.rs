@@ -1,0 +1,179 @@
+//! Services end to end with the process driver: the real daemon places, starts, restarts,
+//! scales, updates and removes host processes, and a daemon killed in the middle comes back
+//! without starting duplicates.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use shoal_testkit::{Daemon, wait_for};
+
+/// Each test run uses its own sleep length, so its processes can be counted exactly.
+fn marker() -> String {
+    format!("{}", 40_000 + std::process::id() % 20_000)
+}
+
+fn processes(marker: &str) -> usize {
+    let out = Command::new("pgrep")
+        .args(["-fx", &format!("sleep {marker}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn spec(replicas: u64, marker: &str, env: &[&str]) -> Value {
+    json!({
+        "Name": "web",
+        "Mode": {"Replicated": {"Replicas": replicas}},
+        "TaskTemplate": {
+            "ContainerSpec": {"Image": "busybox", "Command": ["/bin/sh", "-c", format!("exec sleep {marker}")], "Env": env},
+            "RestartPolicy": {"Condition": "any", "Delay": 1_000_000_000u64}
+        }
+    })
+}
+
+fn tasks(d: &Daemon) -> Vec<Value> {
+    let r = d.http(
+        "GET",
+        "/tasks?filters=%7B%22service%22%3A%5B%22web%22%5D%7D",
+        None,
+    );
+    match r.json() {
+        Value::Array(a) => a,
+        other => panic!("GET /tasks: {} {other}", r.status),
+    }
+}
+
+fn running(d: &Daemon) -> Vec<Value> {
+    tasks(d)
+        .into_iter()
+        .filter(|t| t["Status"]["State"] == "running" && t["DesiredState"] == "running")
+        .collect()
+}
+
+fn converge(d: &Daemon, n: usize, marker: &str) {
+    wait_for(
+        &format!("{n} running tasks and processes"),
+        Duration::from_secs(30),
+        || (running(d).len() == n && processes(marker) == n).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}: tasks {:#?}\n{}", tasks(d), d.log()));
+}
+
+fn update(d: &Daemon, spec: &Value) {
+    let svc = d.http("GET", "/services/web", None).json();
+    let version = svc["Version"]["Index"].as_u64().unwrap();
+    let r = d.http(
+        "POST",
+        &format!("/services/web/update?version={version}"),
+        Some(&spec.to_string()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn process_driver_runs_restarts_scales_updates_and_removes() {
+    let m = marker();
+    let mut d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let r = d.http(
+        "POST",
+        "/services/create",
+        Some(&spec(3, &m, &[]).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    converge(&d, 3, &m);
+    let slots: Vec<u64> = {
+        let mut s: Vec<u64> = running(&d)
+            .iter()
+            .map(|t| t["Slot"].as_u64().unwrap())
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(slots, [1, 2, 3]);
+
+    // A killed process: its task fails and a new one takes the slot after the restart delay.
+    let victim = running(&d)[0].clone();
+    let pid = victim["Status"]["ContainerStatus"]["PID"].as_i64().unwrap();
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    wait_for(
+        "the killed task to be replaced",
+        Duration::from_secs(30),
+        || {
+            let ts = tasks(&d);
+            let failed = ts
+                .iter()
+                .any(|t| t["ID"] == victim["ID"] && t["Status"]["State"] == "failed");
+            let replaced = ts.iter().any(|t| {
+                t["Slot"] == victim["Slot"]
+                    && t["ID"] != victim["ID"]
+                    && t["Status"]["State"] == "running"
+            });
+            (failed && replaced).then_some(())
+        },
+    )
+    .unwrap();
+    let failed = tasks(&d)
+        .into_iter()
+        .find(|t| t["ID"] == victim["ID"])
+        .unwrap();
+    assert_eq!(failed["Status"]["Err"], "task: non-zero exit (137)");
+    converge(&d, 3, &m);
+
+    // The daemon dies; its tasks keep running and are adopted, not started twice.
+    d.kill9();
+    assert_eq!(processes(&m), 3, "tasks outlive the daemon");
+    d.restart().unwrap();
+    converge(&d, 3, &m);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(processes(&m), 3, "no duplicates after the restart");
+
+    // Scale up and down.
+    update(&d, &spec(5, &m, &[]));
+    converge(&d, 5, &m);
+    update(&d, &spec(1, &m, &[]));
+    converge(&d, 1, &m);
+    update(&d, &spec(3, &m, &[]));
+    converge(&d, 3, &m);
+
+    // A changed environment replaces the tasks one at a time.
+    let before: Vec<String> = running(&d)
+        .iter()
+        .map(|t| t["ID"].as_str().unwrap().to_string())
+        .collect();
+    update(&d, &spec(3, &m, &["A=1"]));
+    let mut max_down = 0;
+    wait_for("all tasks on the new spec", Duration::from_secs(60), || {
+        let live = running(&d);
+        max_down = max_down.max(3usize.saturating_sub(live.len()));
+        let fresh = live
+            .iter()
+            .filter(|t| !before.contains(&t["ID"].as_str().unwrap().to_string()))
+            .count();
+        (fresh == 3).then_some(())
+    })
+    .unwrap();
+    assert!(
+        max_down <= 1,
+        "one task at a time: {max_down} were down at once"
+    );
+    for t in running(&d) {
+        assert_eq!(t["Spec"]["ContainerSpec"]["Env"], json!(["A=1"]));
+    }
+    converge(&d, 3, &m);
+
+    // Removing the service stops everything.
+    assert_eq!(d.http("DELETE", "/services/web", None).status, 200);
+    wait_for("every process to stop", Duration::from_secs(30), || {
+        (processes(&m) == 0).then_some(())
+    })
+    .unwrap();
+    wait_for("the tasks to be reaped", Duration::from_secs(30), || {
+        (d.http("GET", "/tasks", None).json() == json!([])).then_some(())
+    })
+    .unwrap();
+}
