@@ -439,3 +439,60 @@ fn create_gives_up_with_the_task_error_when_tasks_keep_failing() {
         "svc1\noverall progress: 0 out of 1 tasks\n1/1:  \n"
     );
 }
+
+/// The docker CLI's own convergence display against a swarm that really converges (process
+/// driver): create, scale and update without `--detach`.
+#[test]
+fn docker_cli_waits_for_convergence() {
+    let d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let created = ok(d.docker(&[
+        "service",
+        "create",
+        "--name",
+        "conv",
+        "--replicas",
+        "2",
+        "--restart-delay",
+        "1s",
+        "busybox",
+        "/bin/sh",
+        "-c",
+        "exec sleep 3600",
+    ]));
+    assert!(
+        created.contains("overall progress: 2 out of 2 tasks"),
+        "{created}"
+    );
+    // docker names the service by the ID it got back.
+    let id = created.lines().next().unwrap().trim();
+    assert!(
+        created.contains(&format!("verify: Service {id} converged")),
+        "{created}"
+    );
+    let scaled = ok(d.docker(&["service", "scale", "conv=3"]));
+    assert!(
+        scaled.contains("overall progress: 3 out of 3 tasks"),
+        "{scaled}"
+    );
+    let updated = ok(d.docker(&["service", "update", "--env-add", "B=2", "conv"]));
+    assert!(
+        updated.contains("verify: Service conv converged"),
+        "{updated}"
+    );
+    assert!(
+        updated
+            .lines()
+            .any(|l| l.starts_with("overall progress: 3 out of 3 tasks")),
+        "{updated}"
+    );
+    let ps = ok(d.docker(&["service", "ps", "conv"]));
+    assert_eq!(
+        ps.lines()
+            .filter(|l| l.contains("Running") && !l.contains("\\_"))
+            .count(),
+        3,
+        "{ps}"
+    );
+    assert_eq!(ok(d.docker(&["service", "rm", "conv"])).trim(), "conv");
+}
