@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use shoal_proto::dispatcher::dispatcher_client::DispatcherClient;
 use shoal_proto::dispatcher::{
-    HeartbeatRequest, SessionRequest, TaskStatusUpdate, UpdateTaskStatusRequest, assignments::Kind,
+    HeartbeatRequest, LogMessage, LogSubscription, SessionRequest, TaskStatusUpdate,
+    UpdateTaskStatusRequest, assignments::Kind,
 };
 use shoal_types::{NodeDescription, Task, TaskStatus};
 use tokio::sync::{mpsc, watch};
@@ -17,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tracing::{debug, info, warn};
 
+use crate::driver::{LogOptions, LogSource};
 use crate::worker::{StatusUpdate, Worker};
 
 /// How to reach the managers.
@@ -79,7 +82,7 @@ fn channel(cfg: &SessionConfig, addr: &str) -> Result<Channel, String> {
 async fn one_session(
     cfg: &SessionConfig,
     addr: &str,
-    worker: &Worker,
+    worker: &Arc<Worker>,
     current: &watch::Sender<Current>,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
@@ -92,6 +95,7 @@ async fn one_session(
         .into_inner();
     let mut assigned: BTreeMap<String, Task> = BTreeMap::new();
     let mut heartbeat: Option<tokio::task::JoinHandle<()>> = None;
+    let mut logs = LogForwards::default();
     let ended = CancellationToken::new();
     let result = loop {
         let msg = tokio::select! {
@@ -114,6 +118,9 @@ async fn one_session(
                 period,
                 ended.clone(),
             )));
+        }
+        if let Some(sub) = msg.log_subscription {
+            logs.handle(sub, &client, worker);
         }
         if let Some(a) = msg.assignments {
             apply(
@@ -235,4 +242,83 @@ async fn send_statuses(
             }
         }
     }
+}
+
+/// Log subscriptions being served, by ID.
+#[derive(Default)]
+struct LogForwards(std::collections::HashMap<String, tokio::task::JoinHandle<()>>);
+
+impl LogForwards {
+    /// Starts (or, for a cancel, stops) streaming a subscription's lines to the manager.
+    fn handle(
+        &mut self,
+        sub: LogSubscription,
+        client: &DispatcherClient<Channel>,
+        worker: &Arc<Worker>,
+    ) {
+        self.0.retain(|_, h| !h.is_finished());
+        if sub.cancel {
+            if let Some(h) = self.0.remove(&sub.id) {
+                h.abort();
+            }
+            return;
+        }
+        let handle = tokio::spawn(forward_logs(client.clone(), worker.clone(), sub.clone()));
+        self.0.insert(sub.id, handle);
+    }
+}
+
+impl Drop for LogForwards {
+    fn drop(&mut self) {
+        for h in self.0.values() {
+            h.abort();
+        }
+    }
+}
+
+/// Streams each task's lines (then an end marker per task) over one `PublishLogs` call.
+async fn forward_logs(
+    mut client: DispatcherClient<Channel>,
+    worker: Arc<Worker>,
+    sub: LogSubscription,
+) {
+    let (tx, rx) = mpsc::channel::<LogMessage>(256);
+    let mut readers = tokio::task::JoinSet::new();
+    let options = LogOptions {
+        follow: sub.follow,
+        tail: (sub.tail >= 0).then_some(sub.tail as usize),
+    };
+    for task_id in sub.task_ids.clone() {
+        let (tx, worker, sub_id) = (tx.clone(), worker.clone(), sub.id.clone());
+        readers.spawn(async move {
+            let msg = |stream: i32, timestamp: String, line: Vec<u8>, end: bool| LogMessage {
+                subscription_id: sub_id.clone(),
+                task_id: task_id.clone(),
+                stream,
+                timestamp,
+                line,
+                end,
+            };
+            if let Ok(mut lines) = worker.logs(&task_id, options).await {
+                while let Some(Ok(l)) = lines.next().await {
+                    let stream = if l.source == LogSource::Stderr { 2 } else { 1 };
+                    if tx
+                        .send(msg(stream, l.timestamp, l.line, false))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(msg(1, String::new(), Vec::new(), true)).await;
+        });
+    }
+    drop(tx);
+    // Dropping `readers` (when this task is aborted) stops every reader.
+    let publish = client.publish_logs(tokio_stream::wrappers::ReceiverStream::new(rx));
+    if let Err(s) = publish.await {
+        debug!(error = %s.message(), "log stream ended");
+    }
+    drop(readers);
 }

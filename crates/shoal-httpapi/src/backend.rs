@@ -57,4 +57,21 @@ pub trait Backend: Send + Sync + 'static {
 
     fn task_list(&self, filters: Filters) -> Result<Vec<Task>, Error>;
     fn task_inspect(&self, id: &str) -> Result<Task, Error>;
+
+    /// The lines of a service's or a task's tasks; ends when done unless `follow`.
+    fn logs(
+        &self,
+        target: LogTarget,
+        follow: bool,
+        tail: i64,
+    ) -> impl Future<
+        Output = Result<futures::stream::BoxStream<'static, shoal_types::LogEntry>, Error>,
+    > + Send;
+}
+
+/// Whose logs `GET …/logs` asks for (as the user wrote it: ID, name or prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    Service(String),
+    Task(String),
 }

@@ -19,7 +19,7 @@ use axum::ServiceExt;
 use axum::extract::Request;
 use tower::Layer;
 
-pub use backend::Backend;
+pub use backend::{Backend, LogTarget};
 pub use error::ApiError;
 pub use version::{API_VERSION, MIN_API_VERSION};
 

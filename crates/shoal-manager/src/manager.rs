@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
-use crate::dispatcher::{DispatcherConfig, DispatcherService, Sessions};
+use crate::dispatcher::{DispatcherConfig, DispatcherService, LogBroker, Sessions};
 use crate::grpc::{self, MtlsConnector, TlsMaterial};
 use crate::loops;
 
@@ -45,6 +45,7 @@ pub struct Manager {
     pub(crate) store: Store,
     pub(crate) node_id: String,
     pub(crate) advertise_addr: String,
+    pub(crate) logs: Arc<LogBroker>,
     shutdown: CancellationToken,
     server: JoinHandle<()>,
 }
@@ -60,7 +61,13 @@ impl Manager {
             &store,
             cfg.heartbeat_grace_periods,
         )));
-        let dispatcher = DispatcherService::new(store.clone(), sessions.clone(), shutdown.clone());
+        let logs = Arc::new(LogBroker::default());
+        let dispatcher = DispatcherService::new(
+            store.clone(),
+            sessions.clone(),
+            logs.clone(),
+            shutdown.clone(),
+        );
         let server = tokio::spawn({
             let (raft, token, tls) = (store.raft().clone(), shutdown.clone(), cfg.tls.clone());
             async move {
@@ -77,6 +84,7 @@ impl Manager {
             store,
             node_id: cfg.node_id,
             advertise_addr: cfg.advertise_addr,
+            logs,
             shutdown,
             server,
         })

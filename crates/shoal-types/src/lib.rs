@@ -12,6 +12,7 @@ pub mod error;
 pub mod filters;
 pub mod id;
 pub mod info;
+pub mod logs;
 pub mod meta;
 pub mod node;
 pub mod object;
@@ -23,6 +24,7 @@ pub use cluster::{Cluster, ClusterSecrets, JoinTokens, Swarm, SwarmSpec};
 pub use error::{Error, ErrorKind};
 pub use filters::Filters;
 pub use id::new_id;
+pub use logs::LogEntry;
 pub use meta::{Meta, Version};
 pub use node::{
     Availability, EngineDescription, ManagerStatus, Node, NodeDescription, NodeRole, NodeSpec,

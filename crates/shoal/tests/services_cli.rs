@@ -496,3 +496,48 @@ fn docker_cli_waits_for_convergence() {
     );
     assert_eq!(ok(d.docker(&["service", "rm", "conv"])).trim(), "conv");
 }
+
+/// `docker service logs` gets each task's lines, labelled by the CLI from the details shoal
+/// sends, stdout and stderr on their own streams.
+#[test]
+fn docker_cli_service_logs() {
+    let d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    ok(d.docker(&[
+        "service",
+        "create",
+        "--name",
+        "lg",
+        "--replicas",
+        "2",
+        "busybox",
+        "/bin/sh",
+        "-c",
+        "echo out-line; echo err-line >&2; exec sleep 3600",
+    ]));
+    let logs = shoal_testkit::wait_for(
+        "both tasks' lines",
+        std::time::Duration::from_secs(20),
+        || {
+            let out = d.docker(&["service", "logs", "lg"]);
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            (out.status.success() && stdout.matches("out-line").count() == 2).then_some(out)
+        },
+    )
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&logs.stdout);
+    let stderr = String::from_utf8_lossy(&logs.stderr);
+    for line in stdout.lines() {
+        // `lg.<slot>.<task id prefix>@<hostname>    | out-line`
+        let (label, msg) = line.split_once(" | ").unwrap_or_else(|| panic!("{line}"));
+        assert!(
+            label.trim_end().starts_with("lg.") && label.contains('@'),
+            "{line}"
+        );
+        assert_eq!(msg, "out-line");
+    }
+    assert_eq!(stderr.matches("err-line").count(), 2, "{stderr}");
+    let tail = ok(d.docker(&["service", "logs", "--tail", "0", "lg"]));
+    assert!(tail.trim().is_empty(), "{tail}");
+    ok(d.docker(&["service", "rm", "lg"]));
+}

@@ -1,5 +1,6 @@
 //! Route table.
 
+mod logs;
 mod node;
 mod service;
 mod swarm;
@@ -42,6 +43,8 @@ pub fn all<B: Backend>() -> Router<Arc<B>> {
         .route("/services/{id}/update", post(service::update::<B>))
         .route("/tasks", get(task::list::<B>))
         .route("/tasks/{id}", get(task::inspect::<B>))
+        .route("/tasks/{id}/logs", get(logs::task::<B>))
+        .route("/services/{id}/logs", get(logs::service::<B>))
         .fallback(not_found)
 }
 

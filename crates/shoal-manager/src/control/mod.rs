@@ -1,6 +1,7 @@
 //! Control operations: what the Engine API's swarm endpoints do on a manager. Each validates
 //! its input with Docker's texts, then runs one store transaction.
 
+mod logs;
 mod lookup;
 mod node;
 mod service;
@@ -8,6 +9,7 @@ mod service_validate;
 mod swarm;
 mod task;
 
+pub use logs::LogTarget;
 pub use lookup::resolve;
 pub use service::Rollback;
 pub use swarm::MIN_CERT_EXPIRY_NS;

@@ -4,12 +4,14 @@
 //! mutual-TLS certificate; messages cannot claim another node.
 
 mod assignments;
+mod logs;
 mod service;
 mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use logs::{LogBroker, Subscription};
 pub use service::DispatcherService;
 pub use sessions::Sessions;
 

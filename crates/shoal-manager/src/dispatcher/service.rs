@@ -6,8 +6,8 @@ use std::sync::Arc;
 use futures::Stream;
 use shoal_proto::dispatcher::dispatcher_server::Dispatcher;
 use shoal_proto::dispatcher::{
-    HeartbeatRequest, HeartbeatResponse, SessionMessage, SessionRequest, UpdateTaskStatusRequest,
-    UpdateTaskStatusResponse,
+    HeartbeatRequest, HeartbeatResponse, LogMessage, LogSubscription, PublishLogsResponse,
+    SessionMessage, SessionRequest, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
 };
 use shoal_store::{Event, Store, StoreError};
 use shoal_types::{Node, NodeDescription, NodeState, Task, TaskStatus};
@@ -16,21 +16,28 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use tracing::{debug, info};
 
-use super::Sessions;
 use super::assignments::{Pending, complete, is_assigned_to};
+use super::{LogBroker, Sessions};
 
 /// Serves agents on the cluster port.
 pub struct DispatcherService {
     store: Store,
     sessions: Arc<Sessions>,
+    logs: Arc<LogBroker>,
     shutdown: CancellationToken,
 }
 
 impl DispatcherService {
-    pub fn new(store: Store, sessions: Arc<Sessions>, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        store: Store,
+        sessions: Arc<Sessions>,
+        logs: Arc<LogBroker>,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             store,
             sessions,
+            logs,
             shutdown,
         }
     }
@@ -72,6 +79,7 @@ impl Dispatcher for DispatcherService {
             .map_err(|e| Status::invalid_argument(format!("bad node description: {e}")))?;
         register(&self.store, &node_id, description, addr).await?;
         let (session_id, ended) = self.sessions.open(&node_id);
+        let subscriptions = self.logs.attach(&node_id);
         info!(node.id = %node_id, "agent session opened");
         let (initial, events) = self
             .store
@@ -86,6 +94,7 @@ impl Dispatcher for DispatcherService {
             session_id: session_id.clone(),
             heartbeat_period_ms: period_ms,
             assignments: Some(complete(&initial)),
+            log_subscription: None,
         };
         tx.send(Ok(first))
             .await
@@ -98,7 +107,7 @@ impl Dispatcher for DispatcherService {
             tx,
         };
         let stop = self.shutdown.clone();
-        tokio::spawn(async move { stream.run(events, ended, stop).await });
+        tokio::spawn(async move { stream.run(events, subscriptions, ended, stop).await });
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         )))
@@ -136,6 +145,20 @@ impl Dispatcher for DispatcherService {
             .await
             .map_err(unavailable)?;
         Ok(Response::new(UpdateTaskStatusResponse {}))
+    }
+
+    async fn publish_logs(
+        &self,
+        req: Request<tonic::Streaming<LogMessage>>,
+    ) -> Result<Response<PublishLogsResponse>, Status> {
+        caller(&req)?;
+        let mut stream = req.into_inner();
+        while let Some(msg) = stream.message().await? {
+            if !self.logs.publish(msg).await {
+                break; // the subscriber went away
+            }
+        }
+        Ok(Response::new(PublishLogsResponse {}))
     }
 }
 
@@ -212,6 +235,7 @@ impl StreamCtx {
     async fn run(
         self,
         mut events: broadcast::Receiver<Event>,
+        mut subscriptions: mpsc::UnboundedReceiver<LogSubscription>,
         ended: CancellationToken,
         stop: CancellationToken,
     ) {
@@ -221,6 +245,12 @@ impl StreamCtx {
                 _ = ended.cancelled() => return,
                 _ = stop.cancelled() => return,
                 _ = self.tx.closed() => return,
+                Some(sub) = subscriptions.recv() => {
+                    if self.send(None, Some(sub)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 ev = events.recv() => ev,
             };
             let msg = match ev {
@@ -241,16 +271,25 @@ impl StreamCtx {
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            if let Some(assignments) = msg {
-                let m = SessionMessage {
-                    session_id: self.session_id.clone(),
-                    heartbeat_period_ms: self.period_ms,
-                    assignments: Some(assignments),
-                };
-                if self.tx.send(Ok(m)).await.is_err() {
-                    return;
-                }
+            if let Some(assignments) = msg
+                && self.send(Some(assignments), None).await.is_err()
+            {
+                return;
             }
         }
+    }
+
+    async fn send(
+        &self,
+        assignments: Option<shoal_proto::dispatcher::Assignments>,
+        sub: Option<LogSubscription>,
+    ) -> Result<(), ()> {
+        let m = SessionMessage {
+            session_id: self.session_id.clone(),
+            heartbeat_period_ms: self.period_ms,
+            assignments,
+            log_subscription: sub,
+        };
+        self.tx.send(Ok(m)).await.map_err(|_| ())
     }
 }

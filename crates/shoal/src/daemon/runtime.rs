@@ -393,4 +393,18 @@ impl shoal_httpapi::Backend for NodeRuntime {
     fn task_inspect(&self, id: &str) -> Result<Task, Error> {
         self.manager()?.get_task(id)
     }
+
+    async fn logs(
+        &self,
+        target: shoal_httpapi::LogTarget,
+        follow: bool,
+        tail: i64,
+    ) -> Result<futures::stream::BoxStream<'static, shoal_types::LogEntry>, Error> {
+        use shoal_manager::control::LogTarget as T;
+        let manager = self.manager()?;
+        match &target {
+            shoal_httpapi::LogTarget::Service(s) => manager.logs(T::Service(s), follow, tail),
+            shoal_httpapi::LogTarget::Task(t) => manager.logs(T::Task(t), follow, tail),
+        }
+    }
 }
