@@ -381,3 +381,69 @@ fn reaper_keeps_history_per_slot_and_removes_orphans() {
             .all(|a| !matches!(a, Action::Delete { task_id } if task_id.starts_with("old")))
     );
 }
+
+fn job(max: i64, total: i64) -> Service {
+    let mut s = service(Some(1), None);
+    s.spec.mode = Some(ServiceSpecMode {
+        replicated_job: Some(shoal_types::service::ServiceSpecModeReplicatedJob {
+            max_concurrent: Some(max),
+            total_completions: Some(total),
+        }),
+        ..Default::default()
+    });
+    s
+}
+
+fn run_job(svc: &Service, tasks: Vec<T>) -> Plan {
+    let tasks: Vec<Task> = tasks
+        .into_iter()
+        .map(|T(mut t)| {
+            t.spec = svc.task_spec();
+            t
+        })
+        .collect();
+    let ok = |_: &Node, _: &TaskSpec| true;
+    let nodes = [node("n1")];
+    let ctx = Context {
+        now: now(),
+        nodes: &nodes,
+        constraints_ok: &ok,
+    };
+    shoal_orchestrator::plan_replicated_job(svc, &tasks, &ctx)
+}
+
+#[test]
+fn replicated_job_runs_to_total_completions_at_most_max_concurrent() {
+    let svc = job(2, 5);
+    assert_eq!(created_slots(&run_job(&svc, vec![])), [1, 2]);
+    // Slot 1 completed, slot 2 running: one more may start.
+    let p = run_job(
+        &svc,
+        vec![
+            T::new("a", 1, "n1", TaskState::Complete),
+            T::new("b", 2, "n1", TaskState::Running),
+        ],
+    );
+    assert_eq!(created_slots(&p), [3]);
+    // Four done, one running: nothing more to start; completed tasks are never rerun.
+    let done: Vec<T> = (1..=4)
+        .map(|i| T::new(&format!("d{i}"), i, "n1", TaskState::Complete))
+        .collect();
+    let mut all = done;
+    all.push(T::new("e", 5, "n1", TaskState::Running));
+    assert!(run_job(&svc, all).actions.is_empty());
+    // All five complete: done.
+    let done: Vec<T> = (1..=5)
+        .map(|i| T::new(&format!("d{i}"), i, "n1", TaskState::Complete))
+        .collect();
+    assert!(run_job(&svc, done).actions.is_empty());
+}
+
+#[test]
+fn a_new_job_iteration_starts_over() {
+    let mut svc = job(1, 1);
+    svc.spec_version = 2;
+    let p = run_job(&svc, vec![T::new("old", 1, "n1", TaskState::Complete)]);
+    assert_eq!(desired(&p), [("old".to_string(), TaskState::Shutdown)]);
+    assert_eq!(created_slots(&p), [1]);
+}

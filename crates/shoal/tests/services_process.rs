@@ -177,3 +177,28 @@ fn process_driver_runs_restarts_scales_updates_and_removes() {
     })
     .unwrap();
 }
+
+#[test]
+fn replicated_job_runs_to_completion() {
+    let d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let spec = json!({
+        "Name": "batch",
+        "Mode": {"ReplicatedJob": {"MaxConcurrent": 2, "TotalCompletions": 3}},
+        "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Command": ["/bin/sh", "-c", "sleep 0.2"]}}
+    });
+    let r = d.http("POST", "/services/create", Some(&spec.to_string()));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let all = wait_for("three completed tasks", Duration::from_secs(30), || {
+        let ts = d.http("GET", "/tasks", None).json();
+        let ts = ts.as_array().unwrap().clone();
+        (ts.iter().filter(|t| t["Status"]["State"] == "complete").count() == 3).then_some(ts)
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let after = d.http("GET", "/tasks", None).json();
+    assert_eq!(after.as_array().unwrap().len(), all.len(), "no task after the third completion");
+    let mut slots: Vec<u64> = all.iter().map(|t| t["Slot"].as_u64().unwrap()).collect();
+    slots.sort();
+    assert_eq!(slots, [1, 2, 3]);
+}

@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use shoal_orchestrator::{Action, Context, Plan, plan_global, plan_reaper, plan_replicated};
+use shoal_orchestrator::{
+    Action, Context, Plan, plan_global, plan_global_job, plan_reaper, plan_replicated,
+    plan_replicated_job,
+};
 use shoal_store::{Store, StoreError, WriteTx};
 use shoal_types::{Cluster, Kind, Mode, Node, Service, Task, TaskSpec, TaskState};
 use tokio_util::sync::CancellationToken;
@@ -83,8 +86,8 @@ pub fn plan_all(
         let p = match s.mode() {
             Mode::Global => plan_global(s, own, &ctx),
             Mode::Replicated { .. } => plan_replicated(s, own, &ctx),
-            // Jobs: not yet (services issue); their tasks are left alone.
-            _ => Plan::default(),
+            Mode::ReplicatedJob { .. } => plan_replicated_job(s, own, &ctx),
+            Mode::GlobalJob => plan_global_job(s, own, &ctx),
         };
         plan.actions.extend(p.actions);
         if let Some(at) = p.wake_at {
