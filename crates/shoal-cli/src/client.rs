@@ -126,6 +126,46 @@ impl Client {
             .body)
     }
 
+    /// `GET` a versioned path and hand the body to `sink` chunk by chunk as it arrives (log
+    /// streams that may never end).
+    pub async fn get_stream(
+        &self,
+        path: &str,
+        mut sink: impl FnMut(&[u8]) + Send,
+    ) -> Result<(), CliError> {
+        let req = self.build(Method::GET, &self.versioned(path).await?, None)?;
+        let transport = |e: hyper::Error| CliError::Transport(e.to_string());
+        let resp = match &self.endpoint {
+            Endpoint::Unix(p) => {
+                let io = UnixStream::connect(p)
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
+                send(TokioIo::new(io), req).await?
+            }
+            Endpoint::Tcp(addr) => {
+                let io = TcpStream::connect(addr)
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
+                send(TokioIo::new(io), req).await?
+            }
+        };
+        let (parts, mut body) = resp.into_parts();
+        if !parts.status.is_success() {
+            let body = body.collect().await.map_err(transport)?.to_bytes();
+            return Err(daemon_error(&Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            }));
+        }
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.map_err(transport)?.into_data() {
+                sink(&data);
+            }
+        }
+        Ok(())
+    }
+
     /// `POST` a JSON body to a versioned path and decode the JSON answer.
     pub async fn post_json<T: DeserializeOwned>(
         &self,
@@ -232,7 +272,11 @@ impl Client {
 }
 
 /// Sends one request on a fresh connection and reads the whole answer.
-async fn exchange<I>(io: I, req: Request<Full<Bytes>>) -> Result<Reply, CliError>
+/// Sends one request on a fresh connection and returns the response, body unread.
+async fn send<I>(
+    io: I,
+    req: Request<Full<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>, CliError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -244,7 +288,15 @@ where
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let resp = sender.send_request(req).await.map_err(transport)?;
+    sender.send_request(req).await.map_err(transport)
+}
+
+async fn exchange<I>(io: I, req: Request<Full<Bytes>>) -> Result<Reply, CliError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let transport = |e: hyper::Error| CliError::Transport(e.to_string());
+    let resp = send(io, req).await?;
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.map_err(transport)?.to_bytes();
     Ok(Reply {

@@ -22,6 +22,7 @@ mod progress;
 mod progress_render;
 mod service;
 mod service_flags;
+mod service_logs;
 mod service_opts;
 mod service_pretty;
 mod service_table;

@@ -25,6 +25,8 @@ pub enum ServiceCmd {
     Create(Box<CreateArgs>),
     /// Display detailed information on one or more services
     Inspect(InspectArgs),
+    /// Fetch the logs of a service
+    Logs(crate::service_logs::LogsArgs),
     /// List services
     #[command(visible_alias = "list")]
     Ls(LsArgs),
@@ -115,6 +117,7 @@ pub async fn run(c: &Client, cmd: ServiceCmd) -> Result<(), CliError> {
         ServiceCmd::Rm(a) => rm(c, a).await,
         ServiceCmd::Scale(a) => scale(c, a).await,
         ServiceCmd::Update(a) => update(c, *a).await,
+        ServiceCmd::Logs(a) => crate::service_logs::logs(c, a).await,
     }
 }
 

@@ -539,5 +539,26 @@ fn docker_cli_service_logs() {
     assert_eq!(stderr.matches("err-line").count(), 2, "{stderr}");
     let tail = ok(d.docker(&["service", "logs", "--tail", "0", "lg"]));
     assert!(tail.trim().is_empty(), "{tail}");
+    // shoal's own CLI prints the same lines the same way.
+    let ours = d.shoal(&["service", "logs", "lg"]);
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    let mut a: Vec<String> = stdout.lines().map(String::from).collect();
+    let mut b: Vec<String> = String::from_utf8_lossy(&ours.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    assert_eq!(
+        String::from_utf8_lossy(&ours.stderr)
+            .matches("err-line")
+            .count(),
+        2
+    );
     ok(d.docker(&["service", "rm", "lg"]));
 }
