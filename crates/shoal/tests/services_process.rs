@@ -192,12 +192,20 @@ fn replicated_job_runs_to_completion() {
     let all = wait_for("three completed tasks", Duration::from_secs(30), || {
         let ts = d.http("GET", "/tasks", None).json();
         let ts = ts.as_array().unwrap().clone();
-        (ts.iter().filter(|t| t["Status"]["State"] == "complete").count() == 3).then_some(ts)
+        (ts.iter()
+            .filter(|t| t["Status"]["State"] == "complete")
+            .count()
+            == 3)
+            .then_some(ts)
     })
     .unwrap();
     std::thread::sleep(Duration::from_secs(1));
     let after = d.http("GET", "/tasks", None).json();
-    assert_eq!(after.as_array().unwrap().len(), all.len(), "no task after the third completion");
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        all.len(),
+        "no task after the third completion"
+    );
     let mut slots: Vec<u64> = all.iter().map(|t| t["Slot"].as_u64().unwrap()).collect();
     slots.sort();
     assert_eq!(slots, [1, 2, 3]);
