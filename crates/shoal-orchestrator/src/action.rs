@@ -80,6 +80,7 @@ pub fn new_task(service: &Service, slot: u64, node_id: Option<&str>, now: System
         desired_state: TaskState::Running,
         spec_version: service.spec_version,
         service_name: service.name().to_string(),
+        endpoint: (!service.endpoint.ports.is_empty()).then(|| service.endpoint.clone()),
         ..Default::default()
     }
 }

@@ -10,9 +10,8 @@ use super::DriverError;
 /// Swarmkit's default stop grace period.
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// Interim carrier of a task's published ports: a task label holding the JSON list of
-/// `EndpointPortConfig` the task publishes. `Task` has no endpoint field yet (swarmkit's
-/// `Task.Endpoint`); once it has, `published_ports` reads that instead.
+/// A task label holding the JSON list of `EndpointPortConfig` to publish, for tasks made
+/// without an endpoint (tests, hand-made tasks); `Task.endpoint` comes first.
 pub const PUBLISHED_PORTS_LABEL: &str = "com.shoal.task.published-ports";
 
 /// The task's container spec, or an error that rejects the task.
@@ -44,6 +43,9 @@ pub fn stop_signal(task: &Task) -> Option<&str> {
 
 /// The ports the task publishes (see [`PUBLISHED_PORTS_LABEL`]); empty when none or unreadable.
 pub fn published_ports(task: &Task) -> Vec<EndpointPortConfig> {
+    if let Some(e) = task.endpoint.as_ref().filter(|e| !e.ports.is_empty()) {
+        return e.ports.clone();
+    }
     task.labels
         .get(PUBLISHED_PORTS_LABEL)
         .and_then(|json| serde_json::from_str(json).ok())
