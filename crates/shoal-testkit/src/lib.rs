@@ -26,3 +26,25 @@ pub fn wait_for<T>(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Builds a local image `FROM scratch` holding Debian's busybox-static at `/bin/busybox` (no
+/// registry is reachable, so tests make their own images).
+pub fn build_busybox_image(tag: &str) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::copy("/bin/busybox", dir.path().join("busybox"))
+        .map_err(|e| anyhow::anyhow!("/bin/busybox: {e} (apt-get install busybox-static)"))?;
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n",
+    )?;
+    let out = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(dir.path())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}

@@ -10,24 +10,7 @@ use shoal_testkit::{Daemon, wait_for};
 const IMAGE: &str = "shoal-test-busybox:1";
 
 fn build_image() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy("/bin/busybox", dir.path().join("busybox"))
-        .expect("/bin/busybox (apt-get install busybox-static)");
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\n",
-    )
-    .unwrap();
-    let out = Command::new("docker")
-        .args(["build", "-q", "-t", IMAGE])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "docker build: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    shoal_testkit::build_busybox_image(IMAGE).unwrap();
 }
 
 fn containers(service: &str) -> usize {

@@ -1,6 +1,6 @@
-//! Services end to end with the process driver: the real daemon places, starts, restarts,
-//! scales, updates and removes host processes, and a daemon killed in the middle comes back
-//! without starting duplicates.
+//! Services end to end with both drivers: the real daemon places, starts, restarts, scales,
+//! updates and removes host processes (process driver) or containers (docker driver, on the
+//! real engine), and a daemon killed in the middle comes back without starting duplicates.
 
 use std::process::Command;
 use std::time::Duration;
@@ -13,20 +13,50 @@ fn marker() -> String {
     format!("{}", 40_000 + std::process::id() % 20_000)
 }
 
-fn processes(marker: &str) -> usize {
+/// How one driver runs the test's sleeper.
+struct Driver {
+    name: &'static str,
+    image: &'static str,
+    /// The command, and the exact command line its process shows on the host.
+    command: fn(&str) -> (Vec<String>, String),
+}
+
+const PROCESS: Driver = Driver {
+    name: "process",
+    image: "busybox",
+    command: |m| {
+        (
+            vec!["/bin/sh".into(), "-c".into(), format!("exec sleep {m}")],
+            format!("sleep {m}"),
+        )
+    },
+};
+
+const DOCKER: Driver = Driver {
+    name: "docker",
+    image: "shoal-test-busybox:1",
+    command: |m| {
+        (
+            vec!["/bin/busybox".into(), "sleep".into(), m.into()],
+            format!("/bin/busybox sleep {m}"),
+        )
+    },
+};
+
+fn processes(k: &Driver, marker: &str) -> usize {
     let out = Command::new("pgrep")
-        .args(["-fx", &format!("sleep {marker}")])
+        .args(["-fx", &(k.command)(marker).1])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
-fn spec(replicas: u64, marker: &str, env: &[&str]) -> Value {
+fn spec(k: &Driver, replicas: u64, marker: &str, env: &[&str]) -> Value {
     json!({
         "Name": "web",
         "Mode": {"Replicated": {"Replicas": replicas}},
         "TaskTemplate": {
-            "ContainerSpec": {"Image": "busybox", "Command": ["/bin/sh", "-c", format!("exec sleep {marker}")], "Env": env},
+            "ContainerSpec": {"Image": k.image, "Command": (k.command)(marker).0, "Env": env, "StopGracePeriod": 2_000_000_000u64},
             "RestartPolicy": {"Condition": "any", "Delay": 1_000_000_000u64}
         }
     })
@@ -51,11 +81,11 @@ fn running(d: &Daemon) -> Vec<Value> {
         .collect()
 }
 
-fn converge(d: &Daemon, n: usize, marker: &str) {
+fn converge(k: &Driver, d: &Daemon, n: usize, marker: &str) {
     wait_for(
         &format!("{n} running tasks and processes"),
         Duration::from_secs(30),
-        || (running(d).len() == n && processes(marker) == n).then_some(()),
+        || (running(d).len() == n && processes(k, marker) == n).then_some(()),
     )
     .unwrap_or_else(|e| panic!("{e}: tasks {:#?}\n{}", tasks(d), d.log()));
 }
@@ -73,16 +103,30 @@ fn update(d: &Daemon, spec: &Value) {
 
 #[test]
 fn process_driver_runs_restarts_scales_updates_and_removes() {
-    let m = marker();
-    let mut d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &["--driver", "process"]).unwrap();
+    lifecycle(&PROCESS, &marker());
+}
+
+#[test]
+fn docker_driver_runs_restarts_scales_updates_and_removes() {
+    shoal_testkit::build_busybox_image(DOCKER.image).unwrap();
+    // Its own marker: the two tests may run at the same time.
+    lifecycle(
+        &DOCKER,
+        &format!("{}", 60_000 + std::process::id() % 20_000),
+    );
+}
+
+fn lifecycle(k: &Driver, m: &str) {
+    let m = m.to_string();
+    let mut d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &["--driver", k.name]).unwrap();
     d.init_swarm();
     let r = d.http(
         "POST",
         "/services/create",
-        Some(&spec(3, &m, &[]).to_string()),
+        Some(&spec(k, 3, &m, &[]).to_string()),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    converge(&d, 3, &m);
+    converge(k, &d, 3, &m);
     let slots: Vec<u64> = {
         let mut s: Vec<u64> = running(&d)
             .iter()
@@ -122,30 +166,30 @@ fn process_driver_runs_restarts_scales_updates_and_removes() {
         .find(|t| t["ID"] == victim["ID"])
         .unwrap();
     assert_eq!(failed["Status"]["Err"], "task: non-zero exit (137)");
-    converge(&d, 3, &m);
+    converge(k, &d, 3, &m);
 
     // The daemon dies; its tasks keep running and are adopted, not started twice.
     d.kill9();
-    assert_eq!(processes(&m), 3, "tasks outlive the daemon");
+    assert_eq!(processes(k, &m), 3, "tasks outlive the daemon");
     d.restart().unwrap();
-    converge(&d, 3, &m);
+    converge(k, &d, 3, &m);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(processes(&m), 3, "no duplicates after the restart");
+    assert_eq!(processes(k, &m), 3, "no duplicates after the restart");
 
     // Scale up and down.
-    update(&d, &spec(5, &m, &[]));
-    converge(&d, 5, &m);
-    update(&d, &spec(1, &m, &[]));
-    converge(&d, 1, &m);
-    update(&d, &spec(3, &m, &[]));
-    converge(&d, 3, &m);
+    update(&d, &spec(k, 5, &m, &[]));
+    converge(k, &d, 5, &m);
+    update(&d, &spec(k, 1, &m, &[]));
+    converge(k, &d, 1, &m);
+    update(&d, &spec(k, 3, &m, &[]));
+    converge(k, &d, 3, &m);
 
     // A changed environment replaces the tasks one at a time.
     let before: Vec<String> = running(&d)
         .iter()
         .map(|t| t["ID"].as_str().unwrap().to_string())
         .collect();
-    update(&d, &spec(3, &m, &["A=1"]));
+    update(&d, &spec(k, 3, &m, &["A=1"]));
     let mut max_down = 0;
     wait_for("all tasks on the new spec", Duration::from_secs(60), || {
         let live = running(&d);
@@ -164,12 +208,12 @@ fn process_driver_runs_restarts_scales_updates_and_removes() {
     for t in running(&d) {
         assert_eq!(t["Spec"]["ContainerSpec"]["Env"], json!(["A=1"]));
     }
-    converge(&d, 3, &m);
+    converge(k, &d, 3, &m);
 
     // Removing the service stops everything.
     assert_eq!(d.http("DELETE", "/services/web", None).status, 200);
     wait_for("every process to stop", Duration::from_secs(30), || {
-        (processes(&m) == 0).then_some(())
+        (processes(k, &m) == 0).then_some(())
     })
     .unwrap();
     wait_for("the tasks to be reaped", Duration::from_secs(30), || {
