@@ -3,6 +3,8 @@
 #![recursion_limit = "256"]
 
 mod daemon;
+mod demo;
+mod image;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +32,12 @@ enum Command {
     /// Supervise one task's process (started by the process driver, not by users)
     #[command(hide = true)]
     TaskShim { args: Vec<String> },
+    /// Run a demo HTTP app built into the binary (for services to run without a registry)
+    #[command(subcommand, name = "demo-app")]
+    DemoApp(demo::DemoApp),
+    /// Build local Docker images (of shoal itself, for the docker driver)
+    #[command(subcommand)]
+    Image(image::ImageCmd),
     #[command(flatten)]
     Client(shoal_cli::Command),
 }
@@ -47,6 +55,8 @@ fn main() {
     let code = match cli.command {
         Command::Daemon(args) => run_daemon(args, cli.host.as_deref()),
         Command::TaskShim { args } => shoal_agent::shim_main(args),
+        Command::DemoApp(app) => demo::run(app),
+        Command::Image(cmd) => image::run(cmd),
         Command::Client(cmd) => run_client(cli.host.unwrap_or_else(daemon::default_host), cmd),
     };
     std::process::exit(code);
