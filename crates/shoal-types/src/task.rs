@@ -119,7 +119,11 @@ pub struct Task {
     pub spec_version: u64,
     /// The ports the service publishes, copied when the task is made (swarmkit's
     /// `Task.Endpoint`; internal: the agent reads it, the API does not show it).
-    #[serde(rename = "ShoalEndpoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ShoalEndpoint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub endpoint: Option<crate::service::ServiceEndpoint>,
     /// The service's name when the task was made, for container names and logs (internal).
     #[serde(
