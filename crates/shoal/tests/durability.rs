@@ -9,16 +9,29 @@ fn acknowledged_writes_survive_sigkill() {
     let mut d = Daemon::start(env!("CARGO_BIN_EXE_shoal"), &["--snapshot-interval", "64"]).unwrap();
     let node_id = d.init_swarm();
     for i in 0..N {
-        let node = d.http("GET", &format!("/nodes/{node_id}"), None).json();
-        let version = node["Version"]["Index"].as_u64().unwrap();
-        let mut spec = node["Spec"].clone();
-        spec["Labels"][format!("k{i}")] = serde_json::Value::String(format!("v{i}"));
-        let r = d.http(
-            "POST",
-            &format!("/v1.47/nodes/{node_id}/update?version={version}"),
-            Some(&spec.to_string()),
-        );
-        assert_eq!(r.status, 200, "write {i}: {}", r.text());
+        // The node's own agent may write the node (registration) between our read and write;
+        // a write refused as out of sequence was not acknowledged, so read again and retry.
+        let mut tries = 0;
+        loop {
+            let node = d.http("GET", &format!("/nodes/{node_id}"), None).json();
+            let version = node["Version"]["Index"].as_u64().unwrap();
+            let mut spec = node["Spec"].clone();
+            spec["Labels"][format!("k{i}")] = serde_json::Value::String(format!("v{i}"));
+            let r = d.http(
+                "POST",
+                &format!("/v1.47/nodes/{node_id}/update?version={version}"),
+                Some(&spec.to_string()),
+            );
+            if r.status == 200 {
+                break;
+            }
+            tries += 1;
+            assert!(
+                r.text().contains("update out of sequence") && tries < 5,
+                "write {i}: {}",
+                r.text()
+            );
+        }
     }
     let before = d.http("GET", "/swarm", None).json();
 

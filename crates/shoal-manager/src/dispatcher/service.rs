@@ -174,6 +174,7 @@ async fn register(
             let Some(mut node) = tx.get::<Node>(node_id) else {
                 return Ok(false);
             };
+            let before = node.clone();
             let tls = node.description.tls_info.clone();
             node.description = description;
             node.description.tls_info = tls;
@@ -182,7 +183,11 @@ async fn register(
             if !addr.is_empty() && !addr.starts_with("127.") {
                 node.status.addr = addr;
             }
-            tx.update(node)?;
+            // Only a real change is written: a reconnecting agent must not bump the node's
+            // version under a user's read-modify-write.
+            if node != before {
+                tx.update(node)?;
+            }
             Ok::<_, StoreError>(true)
         })
         .await
