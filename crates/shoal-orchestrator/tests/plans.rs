@@ -109,10 +109,12 @@ fn run(svc: &Service, tasks: Vec<T>, nodes: &[Node], at: SystemTime) -> Plan {
         nodes,
         constraints_ok: &ok,
     };
-    if svc.mode() == shoal_types::Mode::Global {
-        plan_global(svc, &tasks, &ctx)
-    } else {
-        plan_replicated(svc, &tasks, &ctx)
+    match svc.mode() {
+        shoal_types::Mode::Global => plan_global(svc, &tasks, &ctx),
+        shoal_types::Mode::ReplicatedJob { .. } => {
+            shoal_orchestrator::plan_replicated_job(svc, &tasks, &ctx)
+        }
+        _ => plan_replicated(svc, &tasks, &ctx),
     }
 }
 
@@ -395,21 +397,7 @@ fn job(max: i64, total: i64) -> Service {
 }
 
 fn run_job(svc: &Service, tasks: Vec<T>) -> Plan {
-    let tasks: Vec<Task> = tasks
-        .into_iter()
-        .map(|T(mut t)| {
-            t.spec = svc.task_spec();
-            t
-        })
-        .collect();
-    let ok = |_: &Node, _: &TaskSpec| true;
-    let nodes = [node("n1")];
-    let ctx = Context {
-        now: now(),
-        nodes: &nodes,
-        constraints_ok: &ok,
-    };
-    shoal_orchestrator::plan_replicated_job(svc, &tasks, &ctx)
+    run(svc, tasks, &[node("n1")], now())
 }
 
 #[test]
