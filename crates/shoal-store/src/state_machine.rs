@@ -37,6 +37,49 @@ struct SnapshotBody {
     tables: TablesImage,
 }
 
+/// The snapshot body with its objects left unparsed, so they can be parsed on every core
+/// (restart time is mostly this parse).
+#[derive(Deserialize)]
+struct RawSnapshotBody<'a> {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    #[serde(borrow)]
+    tables: RawTables<'a>,
+}
+
+#[derive(Deserialize)]
+struct RawTables<'a> {
+    #[serde(borrow)]
+    objects: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// Parses the objects in as many chunks as there are cores.
+fn parse_parallel(
+    raw: &[&serde_json::value::RawValue],
+) -> Result<Vec<shoal_types::Object>, serde_json::Error> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = raw.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = raw
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|r| serde_json::from_str(r.get()))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(raw.len());
+        for h in handles {
+            out.extend(h.join().expect("snapshot parser thread")?);
+        }
+        Ok(out)
+    })
+}
+
 /// The state machine half of the store.
 pub struct StateMachine {
     shared: Arc<Shared>,
@@ -65,11 +108,14 @@ impl StateMachine {
     }
 
     fn load(&mut self, data: &[u8]) -> Result<(), StorageError> {
-        let body: SnapshotBody =
+        let body: RawSnapshotBody<'_> =
             serde_json::from_slice(data).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        let objects = parse_parallel(&body.tables.objects)
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         self.last_applied = body.last_applied;
         self.membership = body.membership;
-        *self.shared.tables.write().expect("tables lock") = Tables::from_image(body.tables);
+        *self.shared.tables.write().expect("tables lock") =
+            Tables::from_image(TablesImage { objects });
         Ok(())
     }
 

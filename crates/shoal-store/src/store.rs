@@ -179,6 +179,29 @@ impl Store {
         Ok(result)
     }
 
+    /// Takes a snapshot of everything applied, if the log has grown since the last one, so the
+    /// next start loads one snapshot instead of replaying a log tail.
+    async fn snapshot_now(&self) {
+        let m = self.raft.metrics().borrow().clone();
+        let Some(applied) = m.last_applied else {
+            return;
+        };
+        if m.snapshot == Some(applied) || self.raft.trigger().snapshot().await.is_err() {
+            return;
+        }
+        let waited = self
+            .raft
+            .wait(Some(Duration::from_secs(10)))
+            .metrics(
+                |m| m.snapshot.is_some_and(|s| s.index >= applied.index),
+                "snapshot at shutdown",
+            )
+            .await;
+        if let Err(e) = waited {
+            info!(error = %e, "no snapshot at shutdown; the log will be replayed");
+        }
+    }
+
     /// Change events from now on.
     pub fn watch(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
@@ -198,6 +221,7 @@ impl Store {
     /// Stops the Raft node (pending writes fail) and waits until its tasks have closed the
     /// data file, so the same directory can be opened again in this process.
     pub async fn shutdown(&self) {
+        self.snapshot_now().await;
         if let Err(e) = self.raft.shutdown().await {
             info!(error = %e, "raft shutdown");
         }
