@@ -97,6 +97,9 @@ fn scale_down(
                 .entry(t.node_id.as_str())
                 .and_modify(|c| *c = c.saturating_sub(1));
         }
+        // A successor this pass made for the slot (its task was on a lost node) goes too.
+        plan.actions
+            .retain(|a| !matches!(a, Action::Create(t) if t.slot == slot));
         for t in &by_slot[&slot] {
             if t.desired_state < TaskState::Remove {
                 plan.actions.push(Action::SetDesired {
@@ -123,11 +126,18 @@ fn update_one(
     {
         return; // something is being replaced already this pass
     }
+    // Live after this pass: tasks this pass already shuts down do not count.
+    let stopping = |t: &Task| {
+        planned.actions.iter().any(|a| match a {
+            Action::SetDesired { task_id, .. } | Action::Reject { task_id, .. } => *task_id == t.id,
+            _ => false,
+        })
+    };
     let live: Vec<&Task> = by_slot
         .values()
         .flatten()
         .copied()
-        .filter(|t| is_live(t))
+        .filter(|t| is_live(t) && !stopping(t))
         .collect();
     let starting = live
         .iter()

@@ -57,16 +57,21 @@ pub(crate) fn reconcile_slot(
 ) -> Slot {
     let live: Vec<&&Task> = tasks.iter().filter(|t| is_live(t)).collect();
     if !live.is_empty() {
-        let mut still_live = false;
-        for t in live {
-            match node_problem(ctx, t) {
-                Some(why) => {
-                    plan.actions.push(shutdown(t, why));
-                }
-                None => still_live = true,
+        // One live task per slot: the furthest along (then the newest) stays; a duplicate
+        // (e.g. left by a leader change mid-write) is shut down, as swarmkit does.
+        let keep = live
+            .iter()
+            .filter(|t| node_problem(ctx, t).is_none())
+            .max_by_key(|t| (t.status.state, t.meta.version.index))
+            .map(|t| t.id.clone());
+        for t in &live {
+            if Some(&t.id) == keep.as_ref() {
+                continue;
             }
+            let why = node_problem(ctx, t).unwrap_or("duplicate task in slot");
+            plan.actions.push(shutdown(t, why));
         }
-        if still_live {
+        if keep.is_some() {
             return Slot::Live;
         }
         return match successor() {
