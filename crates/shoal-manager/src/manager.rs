@@ -47,7 +47,7 @@ pub struct Manager {
     pub(crate) advertise_addr: String,
     pub(crate) logs: Arc<LogBroker>,
     shutdown: CancellationToken,
-    server: JoinHandle<()>,
+    server: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Manager {
@@ -86,7 +86,7 @@ impl Manager {
             advertise_addr: cfg.advertise_addr,
             logs,
             shutdown,
-            server,
+            server: std::sync::Mutex::new(Some(server)),
         })
     }
 
@@ -119,10 +119,15 @@ impl Manager {
     }
 
     /// Stops serving and closes the store.
-    pub async fn stop(self) {
+    /// Stops serving, ends the reconcile loops and closes the store. Takes `&self` so it works
+    /// while an API request still holds the manager; that request then fails cleanly.
+    pub async fn stop(&self) {
         self.shutdown.cancel();
         self.store.shutdown().await;
-        let _ = self.server.await;
+        let server = self.server.lock().expect("server handle").take();
+        if let Some(server) = server {
+            let _ = server.await;
+        }
     }
 }
 

@@ -278,11 +278,7 @@ impl NodeRuntime {
 }
 
 async fn stop_manager(m: Arc<Manager>) {
-    match Arc::try_unwrap(m) {
-        Ok(m) => m.stop().await,
-        // A request still holds it; its store stops once that request ends.
-        Err(m) => m.store().shutdown().await,
-    }
+    m.stop().await;
 }
 
 fn ca_err(e: shoal_ca::CaError) -> Error {
