@@ -5,10 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The stock docker CLI is a conformance test client; busybox-static is what the docker
-# driver's tests build their image from (no registry is reachable).
+# driver's tests build their image from (no registry is reachable); the multi-node tests put
+# each daemon in its own network namespace (ip, nsenter, iptables).
 missing=()
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
 [ -x /bin/busybox ] || missing+=(busybox-static)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]} (Debian)"
   apt-get update -qq

@@ -11,12 +11,15 @@
 //! - [`Worker`]: the node's assigned task set, its runners, the local task DB that lets a
 //!   restarted agent adopt what it left running, and the status updates for the manager.
 //!
-//! Layer L3: depends on shoal-types; never on the manager, store or HTTP crates.
+//! - [`join`]: joining a swarm through a manager's certificate authority.
+//!
+//! Layer L3: depends on shoal-types, ca and proto; never on the manager, store or HTTP crates.
 #![forbid(unsafe_code)]
 
 mod describe;
 pub mod docker;
 pub mod driver;
+pub mod join;
 pub mod process;
 pub mod runner;
 pub mod session;

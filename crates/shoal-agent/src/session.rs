@@ -22,6 +22,10 @@ use tracing::{debug, info, warn};
 use crate::driver::{LogOptions, LogSource};
 use crate::worker::{StatusUpdate, Worker};
 
+/// Called with the managers' addresses whenever the leader reports a different set (the
+/// daemon keeps them so a restarted node finds the swarm even if its first manager is gone).
+pub type ManagersChanged = Arc<dyn Fn(&[String]) + Send + Sync>;
+
 /// How to reach the managers.
 #[derive(Clone)]
 pub struct SessionConfig {
@@ -31,6 +35,64 @@ pub struct SessionConfig {
     pub cert_pem: String,
     pub key_pem: String,
     pub description: NodeDescription,
+    pub on_managers: Option<ManagersChanged>,
+}
+
+/// The managers this agent knows, kept current from session messages and heartbeats.
+#[derive(Clone)]
+struct Managers {
+    list: Arc<std::sync::Mutex<Vec<String>>>,
+    on_change: Option<ManagersChanged>,
+}
+
+impl Managers {
+    fn get(&self, i: usize) -> Option<String> {
+        let list = self.list.lock().expect("managers");
+        (!list.is_empty()).then(|| list[i % list.len()].clone())
+    }
+
+    fn set(&self, new: Vec<String>) {
+        if new.is_empty() {
+            return;
+        }
+        let mut list = self.list.lock().expect("managers");
+        let (mut a, mut b) = (list.clone(), new.clone());
+        a.sort();
+        b.sort();
+        if a != b {
+            info!(managers = ?new, "managers changed");
+            *list = new;
+            if let Some(f) = &self.on_change {
+                f(&list);
+            }
+        }
+    }
+}
+
+/// Why a session ended: `leader` when the manager pointed at the leader.
+struct Ended {
+    message: String,
+    leader: Option<String>,
+}
+
+impl From<String> for Ended {
+    fn from(message: String) -> Self {
+        Ended {
+            message,
+            leader: None,
+        }
+    }
+}
+
+fn status_ended(s: &tonic::Status) -> Ended {
+    Ended {
+        message: s.message().to_string(),
+        leader: s
+            .metadata()
+            .get(shoal_proto::LEADER_METADATA)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    }
 }
 
 /// Most status changes sent in one request (swarmkit: 10,000).
@@ -43,16 +105,33 @@ pub async fn run_session(cfg: SessionConfig, worker: Arc<Worker>, shutdown: Canc
     let (current_tx, current_rx) = watch::channel::<Current>(None);
     let statuses = worker.statuses();
     let sender = tokio::spawn(send_statuses(statuses, current_rx, shutdown.clone()));
+    let managers = Managers {
+        list: Arc::new(std::sync::Mutex::new(cfg.managers.clone())),
+        on_change: cfg.on_managers.clone(),
+    };
     let mut backoff = Duration::from_millis(100);
     let mut next = 0usize;
+    let mut redirect: Option<String> = None;
     while !shutdown.is_cancelled() {
-        let addr = cfg.managers[next % cfg.managers.len().max(1)].clone();
+        let Some(addr) = redirect.take().or_else(|| managers.get(next)) else {
+            warn!("no manager to connect to");
+            return;
+        };
         next += 1;
-        match one_session(&cfg, &addr, &worker, &current_tx, &shutdown).await {
+        match one_session(&cfg, &addr, &worker, &current_tx, &managers, &shutdown).await {
             Ok(()) => backoff = Duration::from_millis(100),
+            Err(Ended {
+                leader: Some(leader),
+                ..
+            }) if leader != addr => {
+                debug!(manager = %addr, %leader, "redirected to the leader");
+                redirect = Some(leader);
+                let _ = current_tx.send(None);
+                continue;
+            }
             Err(e) => {
-                warn!(manager = %addr, error = %e, "agent session ended");
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                warn!(manager = %addr, error = %e.message, "agent session ended");
+                backoff = (backoff * 2).min(Duration::from_secs(2));
             }
         }
         let _ = current_tx.send(None);
@@ -82,14 +161,15 @@ async fn one_session(
     addr: &str,
     worker: &Arc<Worker>,
     current: &watch::Sender<Current>,
+    managers: &Managers,
     shutdown: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), Ended> {
     let mut client = DispatcherClient::new(channel(cfg, addr)?);
     let description_json = serde_json::to_vec(&cfg.description).map_err(|e| e.to_string())?;
     let mut stream = client
         .session(SessionRequest { description_json })
         .await
-        .map_err(|s| s.message().to_string())?
+        .map_err(|s| status_ended(&s))?
         .into_inner();
     let mut assigned: BTreeMap<String, Task> = BTreeMap::new();
     let mut heartbeat: Option<tokio::task::JoinHandle<()>> = None;
@@ -98,14 +178,15 @@ async fn one_session(
     let result = loop {
         let msg = tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),
-            _ = ended.cancelled() => break Err("heartbeat refused".to_string()),
+            _ = ended.cancelled() => break Err("heartbeat refused".to_string().into()),
             m = stream.message() => m,
         };
         let msg = match msg {
             Ok(Some(m)) => m,
-            Ok(None) => break Err("the manager closed the session".to_string()),
-            Err(s) => break Err(s.message().to_string()),
+            Ok(None) => break Err("the manager closed the session".to_string().into()),
+            Err(s) => break Err(status_ended(&s)),
         };
+        managers.set(msg.managers.clone());
         if heartbeat.is_none() {
             info!(manager = %addr, "agent session established");
             let period = Duration::from_millis(msg.heartbeat_period_ms.max(100) as u64);
@@ -114,6 +195,7 @@ async fn one_session(
                 client.clone(),
                 msg.session_id.clone(),
                 period,
+                managers.clone(),
                 ended.clone(),
             )));
         }
@@ -164,6 +246,7 @@ async fn beat(
     mut client: DispatcherClient<Channel>,
     session_id: String,
     period: Duration,
+    managers: Managers,
     ended: CancellationToken,
 ) {
     let mut period = period;
@@ -178,7 +261,11 @@ async fn beat(
             })
             .await
         {
-            Ok(r) => period = Duration::from_millis(r.into_inner().period_ms.max(100) as u64),
+            Ok(r) => {
+                let r = r.into_inner();
+                period = Duration::from_millis(r.period_ms.max(100) as u64);
+                managers.set(r.managers);
+            }
             Err(s) => {
                 debug!(error = %s.message(), "heartbeat failed");
                 ended.cancel();

@@ -5,10 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_proto::ca::node_ca_server::NodeCaServer;
 use shoal_proto::dispatcher::dispatcher_server::DispatcherServer;
+use shoal_proto::membership::membership_server::MembershipServer;
 use shoal_store::{Connector, Raft, RaftService};
 
+use crate::auth::Authorizer;
+use crate::ca::CaService;
 use crate::dispatcher::DispatcherService;
+use crate::members::MembershipService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
@@ -28,21 +33,38 @@ impl std::fmt::Debug for TlsMaterial {
     }
 }
 
-/// Serves the cluster gRPC services on `listener` until `shutdown` fires.
-pub async fn serve(
+/// The services of the cluster port.
+pub(crate) struct Services {
+    pub raft: Raft,
+    pub auth: Authorizer,
+    pub dispatcher: DispatcherService,
+    pub ca: CaService,
+    pub membership: MembershipService,
+}
+
+/// Serves the cluster gRPC services on `listener` until `shutdown` fires. Client certificates
+/// are optional at the TLS layer (a joining node has none yet) and every service checks the
+/// caller itself: see `auth`.
+pub(crate) async fn serve(
     listener: TcpListener,
     tls: TlsMaterial,
-    raft: Raft,
-    dispatcher: DispatcherService,
+    services: Services,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let tls_cfg = ServerTlsConfig::new()
         .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
-        .client_ca_root(Certificate::from_pem(&tls.root_pem));
+        .client_ca_root(Certificate::from_pem(&tls.root_pem))
+        .client_auth_optional(true);
+    let raft = tonic::service::interceptor::InterceptedService::new(
+        RaftService::new(services.raft),
+        services.auth.managers_only(),
+    );
     Server::builder()
         .tls_config(tls_cfg)?
-        .add_service(RaftService::server(raft))
-        .add_service(DispatcherServer::new(dispatcher))
+        .add_service(raft)
+        .add_service(DispatcherServer::new(services.dispatcher))
+        .add_service(NodeCaServer::new(services.ca))
+        .add_service(MembershipServer::new(services.membership))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
         .await
 }

@@ -6,13 +6,18 @@
 //! CLI. Errors cross to the API as `shoal_types::Error` with Docker's texts.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod bootstrap;
+mod ca;
 pub mod control;
 pub mod dispatcher;
 mod grpc;
 mod loops;
 mod manager;
+mod members;
+mod raft_join;
 
 pub use bootstrap::{ClusterParams, initial_objects};
+pub use ca::INVALID_TOKEN;
 pub use grpc::TlsMaterial;
 pub use manager::{Manager, ManagerConfig, ManagerError};

@@ -11,9 +11,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
+use crate::auth::Authorizer;
+use crate::ca::CaService;
 use crate::dispatcher::{DispatcherConfig, DispatcherService, LogBroker, Sessions};
 use crate::grpc::{self, MtlsConnector, TlsMaterial};
 use crate::loops;
+use crate::members::MembershipService;
 
 /// How a manager starts.
 #[derive(Debug, Clone)]
@@ -21,6 +24,7 @@ pub struct ManagerConfig {
     /// Where the Raft store lives (`<data-dir>/raft`).
     pub store_dir: PathBuf,
     pub node_id: String,
+    pub cluster_id: String,
     pub raft_id: u64,
     /// `host:port` this manager is reached at.
     pub advertise_addr: String,
@@ -46,6 +50,8 @@ pub struct Manager {
     pub(crate) node_id: String,
     pub(crate) advertise_addr: String,
     pub(crate) logs: Arc<LogBroker>,
+    /// Channels to other managers (mutual TLS with this node's certificate).
+    pub(crate) connector: Arc<MtlsConnector>,
     shutdown: CancellationToken,
     server: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -55,23 +61,32 @@ impl Manager {
     pub async fn start(cfg: ManagerConfig, listener: TcpListener) -> Result<Manager, ManagerError> {
         let mut store_cfg = StoreConfig::new(cfg.store_dir.clone(), cfg.raft_id);
         store_cfg.snapshot_interval = cfg.snapshot_interval;
-        let store = Store::open(store_cfg, MtlsConnector::new(cfg.tls.clone())).await?;
+        let connector = MtlsConnector::new(cfg.tls.clone());
+        let store = Store::open(store_cfg, connector.clone()).await?;
         let shutdown = CancellationToken::new();
         let sessions = Arc::new(Sessions::new(dispatcher_config(
             &store,
             cfg.heartbeat_grace_periods,
         )));
         let logs = Arc::new(LogBroker::default());
-        let dispatcher = DispatcherService::new(
-            store.clone(),
-            sessions.clone(),
-            logs.clone(),
-            shutdown.clone(),
-        );
+        let auth = Authorizer::new(cfg.cluster_id.clone(), store.clone());
+        let services = grpc::Services {
+            raft: store.raft().clone(),
+            auth: auth.clone(),
+            dispatcher: DispatcherService::new(
+                store.clone(),
+                sessions.clone(),
+                logs.clone(),
+                auth.clone(),
+                shutdown.clone(),
+            ),
+            ca: CaService::new(store.clone(), auth.clone(), cfg.tls.root_pem.clone()),
+            membership: MembershipService::new(store.clone(), auth),
+        };
         let server = tokio::spawn({
-            let (raft, token, tls) = (store.raft().clone(), shutdown.clone(), cfg.tls.clone());
+            let (token, tls) = (shutdown.clone(), cfg.tls.clone());
             async move {
-                if let Err(e) = grpc::serve(listener, tls, raft, dispatcher, token).await {
+                if let Err(e) = grpc::serve(listener, tls, services, token).await {
                     error!(error = %e, "cluster port stopped");
                 }
             }
@@ -80,11 +95,13 @@ impl Manager {
         tokio::spawn(async move { sessions.monitor(s, t).await });
         tokio::spawn(loops::orchestrate(store.clone(), shutdown.clone()));
         tokio::spawn(loops::schedule(store.clone(), shutdown.clone()));
+        tokio::spawn(loops::reachability(store.clone(), shutdown.clone()));
         Ok(Manager {
             store,
             node_id: cfg.node_id,
             advertise_addr: cfg.advertise_addr,
             logs,
+            connector,
             shutdown,
             server: std::sync::Mutex::new(Some(server)),
         })
@@ -106,6 +123,17 @@ impl Manager {
     /// Waits until the store can take writes (after a restart).
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), ManagerError> {
         Ok(self.store.wait_leader(timeout).await?)
+    }
+
+    /// Waits until some manager leads (after a restart of a multi-manager swarm).
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Result<(), ManagerError> {
+        self.store
+            .raft()
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "a leader is known")
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(format!("no leader: {e}")).into())
     }
 
     /// The replicated store (reconcilers and tests read it directly).

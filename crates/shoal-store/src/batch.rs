@@ -1,19 +1,45 @@
-//! Group commit. openraft 0.9 appends and fsyncs each `client_write` on its own, one after the
-//! other, so concurrent writers would queue behind one fsync each. A single batcher task takes
-//! every transaction that queued while the previous entry was in flight and proposes them as
-//! one Raft entry; the state machine still checks and applies each one on its own, in order.
+//! Group commit and forwarding to the leader.
+//!
+//! openraft 0.9 appends and fsyncs each `client_write` on its own, one after the other, so
+//! concurrent writers would queue behind one fsync each. A single batcher task takes every
+//! transaction that queued while the previous entry was in flight and proposes them as one Raft
+//! entry; the state machine still checks and applies each one on its own, in order.
+//!
+//! On a follower the same batch goes to the leader over the cluster port (`Propose`), and the
+//! writer is answered only once this node has applied the entry too, so a client that writes
+//! through a follower then reads from it sees its own write.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
-use crate::raft_types::{Proposal, Raft};
+use crate::network::{Connector, forward};
+use crate::raft_types::{NodeId, Proposal, Raft};
 use crate::tx::Transaction;
 
 /// Most transactions in one entry (keeps entries well under the transport's message limit).
 const MAX_BATCH: usize = 512;
 
+/// How long a write may wait for a leader to be known (an election in progress).
+const LEADER_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a write may wait to be committed. A leader cut off from its quorum cannot commit,
+/// and openraft 0.9 does not make it step down; without this bound its writers would hang.
+pub(crate) const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+
 type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+/// What the leader answers a forwarded proposal with.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ForwardReply {
+    pub results: Vec<Result<(), StoreError>>,
+    /// The log index of the entry, which the follower waits to have applied.
+    pub index: u64,
+}
 
 /// The handle writers send their transactions to.
 #[derive(Clone)]
@@ -23,9 +49,9 @@ pub(crate) struct Batcher {
 
 impl Batcher {
     /// Starts the batcher task for `raft`; it ends when every handle is dropped.
-    pub(crate) fn spawn(raft: Raft) -> Batcher {
+    pub(crate) fn spawn(raft: Raft, me: NodeId, connector: Arc<dyn Connector>) -> Batcher {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(raft, rx));
+        tokio::spawn(run(raft, me, connector, rx));
         Batcher { tx }
     }
 
@@ -38,29 +64,103 @@ impl Batcher {
     }
 }
 
-async fn run(raft: Raft, mut rx: mpsc::Receiver<(Transaction, Reply)>) {
+async fn run(
+    raft: Raft,
+    me: NodeId,
+    connector: Arc<dyn Connector>,
+    mut rx: mpsc::Receiver<(Transaction, Reply)>,
+) {
     let mut queued = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut queued, MAX_BATCH).await > 0 {
         let (txs, replies): (Vec<Transaction>, Vec<Reply>) = queued.drain(..).unzip();
-        match raft.client_write(Proposal { txs }).await {
-            Ok(resp) => {
-                for (reply, result) in replies.into_iter().zip(resp.data.results) {
+        let outcome = commit(&raft, me, connector.as_ref(), Proposal { txs }).await;
+        match outcome {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
             }
-            Err(e) => {
-                let err = match e {
-                    RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
-                        StoreError::NotLeader {
-                            leader: f.leader_node.map(|n| n.addr),
-                        }
-                    }
-                    e => StoreError::Unavailable(e.to_string()),
-                };
+            Err(err) => {
                 for reply in replies {
                     let _ = reply.send(Err(err.clone()));
                 }
             }
         }
     }
+}
+
+/// Commits one batch: locally when this node leads, else through the leader.
+async fn commit(
+    raft: &Raft,
+    me: NodeId,
+    connector: &dyn Connector,
+    proposal: Proposal,
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let leader = wait_for_leader(raft).await?;
+    if leader == me {
+        return write_local(raft, proposal)
+            .await
+            .map(|(results, _)| results);
+    }
+    let addr = leader_addr(raft, leader)?;
+    let reply = forward(connector, &addr, &proposal).await?;
+    raft.wait(Some(COMMIT_TIMEOUT))
+        .applied_index_at_least(Some(reply.index), "forwarded write applied here")
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("forwarded write not applied here: {e}")))?;
+    Ok(reply.results)
+}
+
+/// `client_write` on the leader, bounded by [`COMMIT_TIMEOUT`]; the results and log index.
+pub(crate) async fn write_local(
+    raft: &Raft,
+    proposal: Proposal,
+) -> Result<(Vec<Result<(), StoreError>>, u64), StoreError> {
+    let written = tokio::time::timeout(COMMIT_TIMEOUT, raft.client_write(proposal))
+        .await
+        .map_err(|_| no_quorum())?;
+    match written {
+        Ok(resp) => Ok((resp.data.results, resp.log_id.index)),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+            Err(StoreError::NotLeader {
+                leader: f.leader_node.map(|n| n.addr),
+            })
+        }
+        Err(e) => Err(StoreError::Unavailable(e.to_string())),
+    }
+}
+
+fn no_quorum() -> StoreError {
+    StoreError::Unavailable(format!(
+        "the write was not committed within {} s: the managers may have lost quorum",
+        COMMIT_TIMEOUT.as_secs()
+    ))
+}
+
+/// The current leader, waiting briefly while an election is in progress.
+async fn wait_for_leader(raft: &Raft) -> Result<NodeId, StoreError> {
+    if let Some(l) = raft.metrics().borrow().current_leader {
+        return Ok(l);
+    }
+    raft.wait(Some(LEADER_WAIT))
+        .metrics(|m| m.current_leader.is_some(), "a leader is known")
+        .await
+        .ok()
+        .and_then(|m| m.current_leader)
+        .ok_or_else(|| {
+            StoreError::Unavailable(
+                "no manager is the leader: the managers may have lost quorum".into(),
+            )
+        })
+}
+
+/// The cluster address of member `id`, from the current membership.
+pub(crate) fn leader_addr(raft: &Raft, id: NodeId) -> Result<String, StoreError> {
+    let metrics = raft.metrics().borrow().clone();
+    metrics
+        .membership_config
+        .membership()
+        .get_node(&id)
+        .map(|n| n.addr.clone())
+        .ok_or(StoreError::NotLeader { leader: None })
 }

@@ -11,6 +11,7 @@ mod batch;
 mod disk;
 mod error;
 mod log_store;
+mod membership;
 mod network;
 mod raft_types;
 mod state_machine;
@@ -20,6 +21,7 @@ mod tx;
 
 pub use disk::FORMAT_VERSION;
 pub use error::StoreError;
+pub use membership::Member;
 pub use network::{Connector, Network, RaftService};
 pub use raft_types::{NodeId, Proposal, Raft, TxResponse, TypeConfig};
 pub use store::{Store, StoreConfig};

@@ -2,7 +2,9 @@
 //! response types as JSON inside the proto's bytes field. How a channel to a peer is made
 //! (mutual TLS with the node's certificate) is the caller's business: it passes a `Connector`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use openraft::BasicNode;
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
@@ -18,22 +20,31 @@ use shoal_proto::raft::raft_server;
 use shoal_proto::raft::{RaftReply, RaftRequest};
 use tonic::transport::Channel;
 
-use crate::raft_types::{NodeId, Raft, TypeConfig};
+use crate::batch::{ForwardReply, write_local};
+use crate::error::StoreError;
+use crate::raft_types::{NodeId, Proposal, Raft, TypeConfig};
 
 /// Makes a gRPC channel to a manager's cluster address.
 pub trait Connector: Send + Sync + 'static {
     fn connect(&self, addr: &str) -> Result<Channel, String>;
 }
 
+/// When each peer last answered a Raft RPC: the leader's view of which managers it can reach.
+pub type Contacts = Arc<Mutex<HashMap<NodeId, Instant>>>;
+
 /// Creates one `PeerClient` per target node.
 #[derive(Clone)]
 pub struct Network {
     connector: Arc<dyn Connector>,
+    contacts: Contacts,
 }
 
 impl Network {
-    pub fn new(connector: Arc<dyn Connector>) -> Self {
-        Self { connector }
+    pub fn new(connector: Arc<dyn Connector>, contacts: Contacts) -> Self {
+        Self {
+            connector,
+            contacts,
+        }
     }
 }
 
@@ -41,6 +52,7 @@ impl Network {
 pub struct PeerClient {
     target: NodeId,
     channel: Result<Channel, String>,
+    contacts: Contacts,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -50,6 +62,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         PeerClient {
             target,
             channel: self.connector.connect(&node.addr),
+            contacts: self.contacts.clone(),
         }
     }
 }
@@ -83,6 +96,10 @@ impl PeerClient {
         }
         .map_err(|s| RPCError::Unreachable(Unreachable::new(&s)))?
         .into_inner();
+        self.contacts
+            .lock()
+            .expect("contacts")
+            .insert(self.target, Instant::now());
         if !reply.error.is_empty() {
             let err: RaftError<NodeId, E> = serde_json::from_str(&reply.error)
                 .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
@@ -127,14 +144,38 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     }
 }
 
+/// Sends a follower's batch to the leader at `addr` and returns its outcome.
+pub(crate) async fn forward(
+    connector: &dyn Connector,
+    addr: &str,
+    proposal: &Proposal,
+) -> Result<ForwardReply, StoreError> {
+    let unavailable =
+        |e: String| StoreError::Unavailable(format!("cannot reach the leader at {addr}: {e}"));
+    let channel = connector.connect(addr).map_err(unavailable)?;
+    let mut client = RaftClient::new(channel).max_decoding_message_size(64 << 20);
+    let payload = serde_json::to_vec(proposal).expect("proposals serialise");
+    let reply = client
+        .propose(RaftRequest { payload })
+        .await
+        .map_err(|s| unavailable(s.message().to_string()))?
+        .into_inner();
+    if !reply.error.is_empty() {
+        return Err(serde_json::from_str(&reply.error)
+            .unwrap_or_else(|_| StoreError::Unavailable(reply.error.clone())));
+    }
+    serde_json::from_slice(&reply.payload)
+        .map_err(|e| StoreError::Unavailable(format!("bad reply from the leader: {e}")))
+}
+
 /// The server side: hands incoming Raft RPCs to the local Raft node.
 pub struct RaftService {
     raft: Raft,
 }
 
 impl RaftService {
-    /// A tonic service to add to the cluster port's server.
-    pub fn server(raft: Raft) -> raft_server::RaftServer<RaftService> {
+    /// The service, to be wrapped (e.g. with an authorising interceptor) by the caller.
+    pub fn new(raft: Raft) -> raft_server::RaftServer<RaftService> {
         raft_server::RaftServer::new(RaftService { raft }).max_decoding_message_size(64 << 20)
     }
 }
@@ -181,5 +222,16 @@ impl raft_server::Raft for RaftService {
         req: tonic::Request<RaftRequest>,
     ) -> Result<tonic::Response<RaftReply>, tonic::Status> {
         reply(self.raft.install_snapshot(decode(req)?).await)
+    }
+
+    async fn propose(
+        &self,
+        req: tonic::Request<RaftRequest>,
+    ) -> Result<tonic::Response<RaftReply>, tonic::Status> {
+        let proposal: Proposal = decode(req)?;
+        let res = write_local(&self.raft, proposal)
+            .await
+            .map(|(results, index)| ForwardReply { results, index });
+        reply(res)
     }
 }

@@ -14,7 +14,7 @@ use crate::batch::Batcher;
 use crate::disk;
 use crate::error::StoreError;
 use crate::log_store::LogStore;
-use crate::network::{Connector, Network};
+use crate::network::{Connector, Contacts, Network};
 use crate::raft_types::{NodeId, Raft};
 use crate::state_machine::{Shared, StateMachine};
 use crate::tables::Tables;
@@ -63,6 +63,9 @@ pub struct Store {
     /// Held weakly so `shutdown` can wait until Raft's tasks have let go of the file.
     db: Weak<redb::Database>,
     batcher: Batcher,
+    /// A leader that has heard from no quorum for this long no longer counts as leader.
+    quorum_lease: Duration,
+    contacts: Contacts,
 }
 
 impl Store {
@@ -91,17 +94,20 @@ impl Store {
         .validate()
         .map_err(|e| StoreError::Disk(format!("invalid raft configuration: {e}")))?;
         let weak = Arc::downgrade(&db);
+        let contacts = Contacts::default();
         let raft = Raft::new(
             cfg.raft_id,
             Arc::new(raft_cfg),
-            Network::new(connector),
+            Network::new(connector.clone(), contacts.clone()),
             LogStore::new(db),
             sm,
         )
         .await
         .map_err(|e| StoreError::Disk(format!("cannot start raft: {e}")))?;
         Ok(Store {
-            batcher: Batcher::spawn(raft.clone()),
+            batcher: Batcher::spawn(raft.clone(), cfg.raft_id, connector),
+            quorum_lease: cfg.election_timeout.1,
+            contacts,
             raft,
             shared,
             raft_id: cfg.raft_id,
@@ -145,9 +151,27 @@ impl Store {
         self.raft_id
     }
 
-    /// True when this node is the Raft leader right now.
+    /// True when this node is the Raft leader and a quorum acknowledged it recently. A leader
+    /// cut off in a minority keeps its Raft role (openraft 0.9 does not step down) but must stop
+    /// acting as leader: scheduling, dispatching and marking nodes down.
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().current_leader == Some(self.raft_id)
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.current_leader == Some(self.raft_id)
+            && m.millis_since_quorum_ack
+                .is_some_and(|ms| ms <= self.quorum_lease.as_millis() as u64)
+    }
+
+    /// Whether manager `raft_id` answered this node's Raft RPCs within the quorum lease. Only
+    /// the leader talks to every peer, so only its answer means much for others.
+    pub fn reachable(&self, raft_id: NodeId) -> bool {
+        raft_id == self.raft_id
+            || self
+                .contacts
+                .lock()
+                .expect("contacts")
+                .get(&raft_id)
+                .is_some_and(|t| t.elapsed() <= self.quorum_lease)
     }
 
     /// Runs `f` on a consistent view of the committed state.

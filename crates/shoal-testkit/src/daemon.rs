@@ -1,9 +1,10 @@
-//! A `shoal daemon` process in a temporary directory.
+//! A `shoal daemon` process in a temporary directory, on the host or inside a host of a `Net`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use crate::Net;
 use crate::http::{HttpResponse, request};
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests on one machine).
@@ -20,17 +21,46 @@ pub struct Daemon {
     dir: tempfile::TempDir,
     child: Option<Child>,
     extra: Vec<String>,
+    place: Option<Place>,
+}
+
+/// Where a daemon started with `start_in` runs: kept so `restart` returns to the same host.
+struct Place {
+    netns_path: String,
+    ip: String,
 }
 
 impl Daemon {
     /// Starts `bin daemon` with its own data dir and socket and waits until it answers `_ping`.
     pub fn start(bin: impl AsRef<Path>, extra_args: &[&str]) -> anyhow::Result<Daemon> {
+        Self::start_at(bin.as_ref(), None, extra_args)
+    }
+
+    /// Like `start`, but inside `host` of `net`. Its cluster listen and advertise addresses
+    /// default to `IP:2377` (through `SHOAL_LISTEN_ADDR`/`SHOAL_ADVERTISE_ADDR`, so flags in
+    /// `extra_args` still win): the namespace has no default route, so the daemon could not
+    /// guess them. The API socket stays on the test's filesystem, reachable as usual.
+    pub fn start_in(
+        bin: impl AsRef<Path>,
+        net: &Net,
+        host: usize,
+        extra_args: &[&str],
+    ) -> anyhow::Result<Daemon> {
+        let place = Place {
+            netns_path: net.netns_path(host),
+            ip: net.ip(host),
+        };
+        Self::start_at(bin.as_ref(), Some(place), extra_args)
+    }
+
+    fn start_at(bin: &Path, place: Option<Place>, extra_args: &[&str]) -> anyhow::Result<Daemon> {
         let dir = tempfile::Builder::new().prefix("shoal-test-").tempdir()?;
         let mut d = Daemon {
-            bin: bin.as_ref().to_path_buf(),
+            bin: bin.to_path_buf(),
             dir,
             child: None,
             extra: extra_args.iter().map(|s| s.to_string()).collect(),
+            place,
         };
         d.spawn()?;
         Ok(d)
@@ -41,7 +71,16 @@ impl Daemon {
             .create(true)
             .append(true)
             .open(self.log_path())?;
-        let child = Command::new(&self.bin)
+        let mut cmd = match &self.place {
+            Some(p) => {
+                let mut c = crate::netns::nsenter_command(&p.netns_path, &self.bin);
+                c.env("SHOAL_LISTEN_ADDR", format!("{}:2377", p.ip))
+                    .env("SHOAL_ADVERTISE_ADDR", &p.ip);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        let child = cmd
             .arg("daemon")
             .arg("--data-dir")
             .arg(self.data_dir())
@@ -86,9 +125,18 @@ impl Daemon {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
-    /// The daemon's process ID.
+    /// The daemon's process ID (also under `start_in`: nsenter execs the daemon).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
+    }
+    /// The address of the `Net` host the daemon runs in.
+    pub fn ip(&self) -> &str {
+        let place = self.place.as_ref();
+        &place.expect("Daemon::ip: not started with start_in").ip
+    }
+    /// `IP:2377`, the default cluster address of a daemon started with `start_in`.
+    pub fn cluster_addr(&self) -> String {
+        format!("{}:2377", self.ip())
     }
 
     /// One raw HTTP request to the API.
@@ -128,14 +176,24 @@ impl Daemon {
     /// SIGTERM and wait for a clean exit; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
+        signal(c.id(), "TERM");
+        // A paused daemon would never act on the SIGTERM.
+        signal(c.id(), "CONT");
         c.wait().ok()?.code()
     }
 
-    /// Starts the daemon again on the same data dir and socket.
+    /// SIGSTOP: the daemon hangs (its sockets stay open and the kernel still completes TCP
+    /// handshakes on its listeners) until `resume`.
+    pub fn pause(&self) {
+        assert!(signal(self.pid(), "STOP"), "SIGSTOP {}", self.pid());
+    }
+
+    /// SIGCONT, undoing `pause`.
+    pub fn resume(&self) {
+        assert!(signal(self.pid(), "CONT"), "SIGCONT {}", self.pid());
+    }
+
+    /// Starts the daemon again on the same data dir and socket (and `Net` host, if any).
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill9();
         self.spawn()
@@ -149,13 +207,27 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
-    /// `POST /swarm/init` on a free loopback port; returns the new node's ID.
+    /// `POST /swarm/init` on a free loopback port, or on `IP:2377` in a `Net`; returns the new
+    /// node's ID.
     pub fn init_swarm(&self) -> String {
-        let body = format!(r#"{{"ListenAddr":"127.0.0.1:{}"}}"#, free_port());
+        let listen = match &self.place {
+            Some(p) => format!("{}:2377", p.ip),
+            None => format!("127.0.0.1:{}", free_port()),
+        };
+        let body = format!(r#"{{"ListenAddr":"{listen}"}}"#);
         let r = self.http("POST", "/swarm/init", Some(&body));
         assert_eq!(r.status, 200, "swarm init: {}\n{}", r.text(), self.log());
         r.json().as_str().expect("node ID string").to_string()
     }
+}
+
+/// Sends `SIG<sig>` with kill(1) (this crate forbids unsafe code, so no libc); true if sent.
+fn signal(pid: u32, sig: &str) -> bool {
+    Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The stdout of a command that must have succeeded (else a panic showing both streams).

@@ -1,13 +1,18 @@
 //! Test helpers for end-to-end tests: run real `shoal daemon` processes in their own temporary
-//! directories, talk raw HTTP to their API sockets, and run the `shoal` and stock `docker` CLIs
-//! against them. Dev-only; no production crate depends on it.
+//! directories (optionally each in its own network namespace of a private `Net`, to be cut
+//! off, paused or made lossy), talk raw HTTP to their API sockets, and run the `shoal` and stock
+//! `docker` CLIs against them. Dev-only; no production crate depends on it.
 #![forbid(unsafe_code)]
 
+mod cluster;
 mod daemon;
 mod http;
+mod netns;
 
+pub use cluster::Cluster;
 pub use daemon::{Daemon, free_port, success};
 pub use http::{HttpResponse, request};
+pub use netns::Net;
 
 /// Polls `f` every 50 ms until it returns `Some`, or fails after `timeout`.
 pub fn wait_for<T>(

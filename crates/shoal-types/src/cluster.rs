@@ -184,6 +184,14 @@ pub struct Cluster {
     pub join_tokens: JoinTokens,
     #[serde(rename = "ShoalSecrets", default)]
     pub secrets: ClusterSecrets,
+    /// Nodes removed from the swarm: their certificates stay valid until they expire, so the
+    /// cluster port refuses them by ID (swarmkit's `RemovedNodes`). Internal; not in the API.
+    #[serde(
+        rename = "ShoalRemovedNodes",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub removed_nodes: Vec<String>,
 }
 
 /// `GET /swarm`: the cluster info plus its join tokens (never the CA key).

@@ -64,6 +64,15 @@ impl Error {
         )
     }
 
+    /// Docker's answer to a cluster call on a worker.
+    pub fn worker_not_manager() -> Self {
+        Self::unavailable(
+            "This node is not a swarm manager. Worker nodes can't be used to view or modify \
+             cluster state. Please run this command on a manager node or promote the current node \
+             to a manager.",
+        )
+    }
+
     /// Docker's answer to `swarm init` or `swarm join` on a node already in a swarm.
     pub fn already_in_swarm() -> Self {
         Self::unavailable(

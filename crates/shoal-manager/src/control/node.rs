@@ -103,23 +103,18 @@ impl Manager {
         out
     }
 
+    /// Leader from this manager's Raft view now; reachability as the leader recorded it
+    /// (the leader itself, and this manager, are reachable by definition).
     fn live_manager_status(&self, raft_id: u64, stored: &ManagerStatus) -> ManagerStatus {
-        let metrics = self.store.raft().metrics().borrow().clone();
-        let leader = metrics.current_leader == Some(raft_id);
-        let reachable = raft_id == self.store.raft_id()
-            || leader
-            || metrics
-                .replication
-                .as_ref()
-                .and_then(|r| r.get(&raft_id))
-                .is_some_and(|matched| matched.is_some());
+        let leader = self.store.raft().metrics().borrow().current_leader == Some(raft_id);
+        let reachability = if leader || raft_id == self.store.raft_id() {
+            Reachability::Reachable
+        } else {
+            stored.reachability
+        };
         ManagerStatus {
             leader,
-            reachability: if reachable {
-                Reachability::Reachable
-            } else {
-                Reachability::Unreachable
-            },
+            reachability,
             addr: stored.addr.clone(),
         }
     }

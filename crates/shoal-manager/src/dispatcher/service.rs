@@ -18,42 +18,49 @@ use tracing::{debug, info};
 
 use super::assignments::{Pending, complete, is_assigned_to};
 use super::{LogBroker, Sessions};
+use crate::auth::Authorizer;
+use crate::members::not_leader;
 
 /// Serves agents on the cluster port.
 pub struct DispatcherService {
     store: Store,
     sessions: Arc<Sessions>,
     logs: Arc<LogBroker>,
+    auth: Authorizer,
     shutdown: CancellationToken,
 }
 
 impl DispatcherService {
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         sessions: Arc<Sessions>,
         logs: Arc<LogBroker>,
+        auth: Authorizer,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             store,
             sessions,
             logs,
+            auth,
             shutdown,
         }
     }
-}
 
-/// The caller's node ID, from its verified client certificate.
-fn caller<T>(req: &Request<T>) -> Result<String, Status> {
-    let certs = req
-        .peer_certs()
-        .ok_or_else(|| Status::unauthenticated("a client certificate is required"))?;
-    let der = certs
-        .first()
-        .ok_or_else(|| Status::unauthenticated("a client certificate is required"))?;
-    let id = shoal_ca::identity_from_der(der.as_ref())
-        .map_err(|e| Status::permission_denied(e.to_string()))?;
-    Ok(id.node_id)
+    /// The caller's node ID (any node of this swarm), on the leader only: sessions live where
+    /// the node-down monitor runs.
+    fn caller<T>(&self, req: &Request<T>) -> Result<String, Status> {
+        let id = self.auth.node(req)?;
+        if !self.store.is_leader() {
+            return Err(not_leader(&self.store));
+        }
+        Ok(id.node_id)
+    }
+
+    /// The voting managers' cluster addresses, for agents to fail over to.
+    fn managers(&self) -> Vec<String> {
+        self.store.voters().into_iter().map(|m| m.addr).collect()
+    }
 }
 
 fn unavailable(e: StoreError) -> Status {
@@ -70,7 +77,7 @@ impl Dispatcher for DispatcherService {
         &self,
         req: Request<SessionRequest>,
     ) -> Result<Response<SessionStream>, Status> {
-        let node_id = caller(&req)?;
+        let node_id = self.caller(&req)?;
         let addr = req
             .remote_addr()
             .map(|a| a.ip().to_string())
@@ -95,6 +102,7 @@ impl Dispatcher for DispatcherService {
             heartbeat_period_ms: period_ms,
             assignments: Some(complete(&initial)),
             log_subscription: None,
+            managers: self.managers(),
         };
         tx.send(Ok(first))
             .await
@@ -117,12 +125,13 @@ impl Dispatcher for DispatcherService {
         &self,
         req: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
-        let node_id = caller(&req)?;
+        let node_id = self.caller(&req)?;
         if !self.sessions.heartbeat(&node_id, &req.get_ref().session_id) {
             return Err(Status::not_found("session invalid"));
         }
         Ok(Response::new(HeartbeatResponse {
             period_ms: self.sessions.config().period.as_millis() as i64,
+            managers: self.managers(),
         }))
     }
 
@@ -130,7 +139,7 @@ impl Dispatcher for DispatcherService {
         &self,
         req: Request<UpdateTaskStatusRequest>,
     ) -> Result<Response<UpdateTaskStatusResponse>, Status> {
-        let node_id = caller(&req)?;
+        let node_id = self.caller(&req)?;
         let req = req.into_inner();
         if !self.sessions.is_current(&node_id, &req.session_id) {
             return Err(Status::not_found("session invalid"));
@@ -151,7 +160,7 @@ impl Dispatcher for DispatcherService {
         &self,
         req: Request<tonic::Streaming<LogMessage>>,
     ) -> Result<Response<PublishLogsResponse>, Status> {
-        caller(&req)?;
+        self.caller(&req)?;
         let mut stream = req.into_inner();
         while let Some(msg) = stream.message().await? {
             if !self.logs.publish(msg).await {
@@ -294,6 +303,7 @@ impl StreamCtx {
             heartbeat_period_ms: self.period_ms,
             assignments,
             log_subscription: sub,
+            managers: Vec::new(),
         };
         self.tx.send(Ok(m)).await.map_err(|_| ())
     }

@@ -21,7 +21,9 @@ struct Entry {
 /// Sessions by node ID.
 pub struct Sessions {
     cfg: DispatcherConfig,
-    started: Instant,
+    /// When this manager last became leader: nodes get a full grace period from then to open
+    /// a session here before they are marked Down.
+    leader_since: Mutex<Option<Instant>>,
     inner: Mutex<HashMap<String, Entry>>,
 }
 
@@ -29,8 +31,37 @@ impl Sessions {
     pub fn new(cfg: DispatcherConfig) -> Self {
         Self {
             cfg,
-            started: Instant::now(),
+            leader_since: Mutex::new(None),
             inner: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Follows leadership: a manager that stops leading ends every session (its agents then
+    /// find the new leader); one that starts leading starts the grace period.
+    fn track_leadership(&self, leading: bool) {
+        let mut since = self.leader_since.lock().expect("leader_since");
+        match (leading, since.is_some()) {
+            (true, false) => *since = Some(Instant::now()),
+            (false, true) => {
+                *since = None;
+                let ended: Vec<Entry> = self
+                    .inner
+                    .lock()
+                    .expect("sessions")
+                    .drain()
+                    .map(|(_, e)| e)
+                    .collect();
+                if !ended.is_empty() {
+                    info!(
+                        sessions = ended.len(),
+                        "no longer the leader: agent sessions ended"
+                    );
+                }
+                for e in ended {
+                    e.ended.cancel();
+                }
+            }
+            _ => {}
         }
     }
 
@@ -97,7 +128,12 @@ impl Sessions {
             }
             alive
         });
-        if self.started.elapsed() > grace {
+        let settled = self
+            .leader_since
+            .lock()
+            .expect("leader_since")
+            .is_some_and(|t| t.elapsed() > grace);
+        if settled {
             down.extend(
                 ready_nodes
                     .iter()
@@ -118,7 +154,9 @@ impl Sessions {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(tick) => {}
             }
-            if !store.is_leader() {
+            let leading = store.is_leader();
+            self.track_leadership(leading);
+            if !leading {
                 continue;
             }
             let ready: Vec<String> = store.view(|v| {

@@ -2,6 +2,7 @@
 //! commit (coalesced) or when a plan asks to be woken (a restart delay running out).
 
 mod orchestrate;
+mod reachability;
 mod schedule;
 
 use std::time::Duration;
@@ -10,6 +11,7 @@ use shoal_store::Store;
 use tokio_util::sync::CancellationToken;
 
 pub use orchestrate::orchestrate;
+pub use reachability::reachability;
 pub use schedule::schedule;
 
 /// Waits for the next commit, a wake-up time, or shutdown; false on shutdown.

@@ -54,7 +54,8 @@ pub async fn driver(
 }
 
 impl Agent {
-    /// Starts the worker and its session with `managers`.
+    /// Starts the worker and its session with `managers`; `on_managers` hears of changes to
+    /// the managers' addresses.
     pub fn start(
         driver: Arc<dyn Driver>,
         data_dir: &Path,
@@ -62,6 +63,7 @@ impl Agent {
         managers: Vec<String>,
         tls: &TlsMaterial,
         description: NodeDescription,
+        on_managers: shoal_agent::session::ManagersChanged,
     ) -> Result<Agent, String> {
         let worker = Arc::new(
             Worker::new(driver, &data_dir.join("agent"), node_id).map_err(|e| e.to_string())?,
@@ -72,6 +74,7 @@ impl Agent {
             cert_pem: tls.cert_pem.clone(),
             key_pem: tls.key_pem.clone(),
             description,
+            on_managers: Some(on_managers),
         };
         let stop = CancellationToken::new();
         let session = tokio::spawn(run_session(cfg, worker.clone(), stop.clone()));

@@ -4,6 +4,7 @@
 mod addr;
 mod agent;
 pub mod config;
+mod lifecycle;
 mod runtime;
 mod state_file;
 mod system;

@@ -1,37 +1,44 @@
-//! The node: inactive until `swarm init`, then a manager (workers arrive with the multi-node
-//! issue). Implements the HTTP API's `Backend` by delegating cluster calls to the manager.
+//! The node: inactive until `swarm init` or `swarm join`, then a manager or a worker; every
+//! node in a swarm runs an agent. Implements the HTTP API's `Backend` by delegating cluster
+//! calls to the manager (a worker answers them with Docker's "not a swarm manager" error).
+//! Joining and leaving live in `lifecycle`.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use shoal_agent::EngineProbe;
-use shoal_ca::{Role, RootCa};
-use shoal_manager::{ClusterParams, Manager, ManagerConfig, TlsMaterial};
+use shoal_manager::{Manager, ManagerConfig, TlsMaterial};
 use shoal_types::info::{InitRequest, JoinRequest, SwarmInfo, SwarmUpdateFlags};
 use shoal_types::service::ServiceSpec;
 use shoal_types::{
     Error, Filters, Node, NodeDescription, NodeSpec, Service, Swarm, SwarmSpec, Task,
 };
 use tokio::net::TcpListener;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::addr;
 use super::agent::{self, Agent};
 use super::config::DaemonConfig;
-use super::state_file::{NodeFiles, SwarmState};
+use super::state_file::{LocalRole, NodeFiles, SwarmState};
 
 /// One daemon's node.
 pub struct NodeRuntime {
     pub(crate) cfg: DaemonConfig,
-    files: NodeFiles,
+    pub(crate) files: NodeFiles,
     pub(crate) engine: Option<EngineProbe>,
     pub(crate) description: NodeDescription,
-    manager: RwLock<Option<Arc<Manager>>>,
+    pub(crate) manager: RwLock<Option<Arc<Manager>>>,
+    /// Who this node is in its swarm (manager or worker), while it is in one.
+    pub(crate) state: RwLock<Option<SwarmState>>,
     /// The node's agent, running whenever the node is in a swarm.
     agent: tokio::sync::Mutex<Option<Agent>>,
     /// Serialises init, join and leave.
-    lifecycle: tokio::sync::Mutex<()>,
+    pub(crate) lifecycle: tokio::sync::Mutex<()>,
 }
+
+/// How long a restarted manager waits for its managers to elect a leader before serving anyway
+/// (reads still answer without one; writes then fail with a clear error).
+const RESUME_LEADER_WAIT: Duration = Duration::from_secs(10);
 
 impl NodeRuntime {
     pub fn new(cfg: DaemonConfig, engine: Option<EngineProbe>) -> Self {
@@ -43,6 +50,7 @@ impl NodeRuntime {
             engine,
             description,
             manager: RwLock::new(None),
+            state: RwLock::new(None),
             agent: Default::default(),
             lifecycle: Default::default(),
         }
@@ -53,28 +61,34 @@ impl NodeRuntime {
         let Some((state, tls)) = self.files.load()? else {
             return Ok(());
         };
-        let listen = addr::listen_addr(&state.listen_addr).map_err(|e| e.message)?;
-        let listener = TcpListener::bind(listen)
+        if state.role == LocalRole::Manager {
+            let listen = addr::listen_addr(&state.listen_addr).map_err(|e| e.message)?;
+            let listener = TcpListener::bind(listen)
+                .await
+                .map_err(|e| format!("cannot listen on the cluster address {listen}: {e}"))?;
+            let manager = Manager::start(self.manager_config(&state, tls.clone()), listener)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Err(e) = manager.wait_for_leader(RESUME_LEADER_WAIT).await {
+                warn!(error = %e, "no leader yet; serving reads, writes wait for a quorum");
+            }
+            *self.manager.write().expect("lock") = Some(Arc::new(manager));
+        }
+        info!(node.id = %state.node_id, role = ?state.role, "rejoined the swarm");
+        self.start_agent(&state, &tls)
             .await
-            .map_err(|e| format!("cannot listen on the cluster address {listen}: {e}"))?;
-        let tls_for_agent = tls.clone();
-        let manager = Manager::start(self.manager_config(&state, tls), listener)
-            .await
-            .map_err(|e| e.to_string())?;
-        manager
-            .wait_ready(Duration::from_secs(30))
-            .await
-            .map_err(|e| e.to_string())?;
-        info!(node.id = %state.node_id, "rejoined the swarm");
-        *self.manager.write().expect("lock") = Some(Arc::new(manager));
-        self.start_agent(&state, &tls_for_agent)
-            .await
-            .map_err(|e| e.message)
+            .map_err(|e| e.message)?;
+        *self.state.write().expect("lock") = Some(state);
+        Ok(())
     }
 
-    /// Starts the agent: it runs this node's tasks and keeps a session with the managers
-    /// (on one node, with its own manager, through the same mutual-TLS dispatcher).
-    async fn start_agent(&self, state: &SwarmState, tls: &TlsMaterial) -> Result<(), Error> {
+    /// Starts the agent: it runs this node's tasks and keeps a session with the leader (on a
+    /// manager, starting with its own cluster port; the mutual-TLS dispatcher is the same).
+    pub(crate) async fn start_agent(
+        &self,
+        state: &SwarmState,
+        tls: &TlsMaterial,
+    ) -> Result<(), Error> {
         let driver = agent::driver(
             self.cfg.driver,
             &self.cfg.engine_socket,
@@ -83,7 +97,17 @@ impl NodeRuntime {
         )
         .await
         .map_err(Error::internal)?;
-        let managers = vec![state.advertise_addr.clone()];
+        let mut managers = state.managers.clone();
+        if state.role == LocalRole::Manager {
+            managers.retain(|m| m != &state.advertise_addr);
+            managers.insert(0, state.advertise_addr.clone());
+        }
+        let files = self.files.clone();
+        let on_managers: shoal_agent::session::ManagersChanged = Arc::new(move |m: &[String]| {
+            if let Err(e) = files.save_managers(m) {
+                warn!(error = %e, "cannot record the managers' addresses");
+            }
+        });
         let a = Agent::start(
             driver,
             &self.cfg.data_dir,
@@ -91,6 +115,7 @@ impl NodeRuntime {
             managers,
             tls,
             self.description.clone(),
+            on_managers,
         )
         .map_err(Error::internal)?;
         *self.agent.lock().await = Some(a);
@@ -98,32 +123,56 @@ impl NodeRuntime {
     }
 
     /// Stops the agent; `remove_tasks` when leaving the swarm.
-    async fn stop_agent(&self, remove_tasks: bool) {
+    pub(crate) async fn stop_agent(&self, remove_tasks: bool) {
         if let Some(a) = self.agent.lock().await.take() {
             a.stop(remove_tasks).await;
         }
     }
 
-    /// The running manager, or Docker's "not a swarm manager" error.
+    /// The running manager, or Docker's "not a swarm manager" error (for workers, its
+    /// worker variant).
     pub(crate) fn manager(&self) -> Result<Arc<Manager>, Error> {
-        self.manager
-            .read()
-            .expect("lock")
-            .clone()
-            .ok_or_else(Error::not_a_manager)
+        if let Some(m) = self.manager.read().expect("lock").clone() {
+            return Ok(m);
+        }
+        if self.state.read().expect("lock").is_some() {
+            return Err(Error::worker_not_manager());
+        }
+        Err(Error::not_a_manager())
     }
 
     pub(crate) fn swarm_info(&self) -> SwarmInfo {
-        match self.manager() {
-            Ok(m) => m.swarm_info(),
-            Err(_) => SwarmInfo::default(),
+        if let Ok(m) = self.manager() {
+            return m.swarm_info();
+        }
+        let Some(state) = self.state.read().expect("lock").clone() else {
+            return SwarmInfo::default();
+        };
+        SwarmInfo {
+            node_id: state.node_id.clone(),
+            node_addr: state
+                .advertise_addr
+                .rsplit_once(':')
+                .map_or(state.advertise_addr.clone(), |(h, _)| h.to_string()),
+            local_node_state: shoal_types::info::LocalNodeState::Active,
+            control_available: false,
+            remote_managers: state
+                .managers
+                .iter()
+                .map(|addr| shoal_types::info::PeerNode {
+                    node_id: String::new(),
+                    addr: addr.clone(),
+                })
+                .collect(),
+            ..Default::default()
         }
     }
 
-    fn manager_config(&self, state: &SwarmState, tls: TlsMaterial) -> ManagerConfig {
+    pub(crate) fn manager_config(&self, state: &SwarmState, tls: TlsMaterial) -> ManagerConfig {
         ManagerConfig {
             store_dir: self.files.raft_dir(),
             node_id: state.node_id.clone(),
+            cluster_id: state.cluster_id.clone(),
             raft_id: state.raft_id,
             advertise_addr: state.advertise_addr.clone(),
             tls,
@@ -140,155 +189,18 @@ impl NodeRuntime {
             stop_manager(m).await;
         }
     }
-
-    async fn init(&self, req: InitRequest) -> Result<String, Error> {
-        let _guard = self.lifecycle.lock().await;
-        if self.manager.read().expect("lock").is_some() {
-            return Err(Error::already_in_swarm());
-        }
-        let listen_raw = if req.listen_addr.is_empty() {
-            self.cfg.listen_addr.clone()
-        } else {
-            req.listen_addr.clone()
-        };
-        let listen = addr::listen_addr(&listen_raw)?;
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|e| Error::invalid(format!("failed to listen on remote API address: {e}")))?;
-        let listen = listener
-            .local_addr()
-            .map_err(|e| Error::internal(e.to_string()))?;
-        let requested = Some(req.advertise_addr.as_str())
-            .filter(|s| !s.is_empty())
-            .or(self.cfg.advertise_addr.as_deref());
-        let advertise = addr::advertise_addr(requested, listen)?;
-        let params = self.cluster_params(&req, advertise.clone())?;
-        let root = RootCa::generate(SystemTime::now()).map_err(ca_err)?;
-        let cert = root
-            .issue(
-                &params.node_id,
-                Role::Manager,
-                &params.cluster_id,
-                SystemTime::now(),
-                shoal_ca::DEFAULT_NODE_CERT_VALIDITY,
-            )
-            .map_err(ca_err)?;
-        let tls = TlsMaterial {
-            root_pem: root.cert_pem.clone(),
-            cert_pem: cert.cert_pem,
-            key_pem: cert.key_pem,
-        };
-        let (cluster, node) = shoal_manager::initial_objects(&params, &root)?;
-        let state = SwarmState::new(
-            params.node_id.clone(),
-            params.cluster_id.clone(),
-            params.raft_id,
-            listen.to_string(),
-            advertise,
-        );
-        // A half-made swarm must not survive: any failure below removes what was written.
-        let _ = self.files.remove_all();
-        let manager = Manager::start(self.manager_config(&state, tls.clone()), listener)
-            .await
-            .map_err(|e| Error::internal(e.to_string()))?;
-        if let Err(e) = manager.bootstrap(cluster, node).await {
-            stop_manager(Arc::new(manager)).await;
-            let _ = self.files.remove_all();
-            return Err(Error::internal(format!("cannot initialise the swarm: {e}")));
-        }
-        if let Err(e) = self.files.save(&state, &tls) {
-            stop_manager(Arc::new(manager)).await;
-            let _ = self.files.remove_all();
-            return Err(Error::internal(e));
-        }
-        *self.manager.write().expect("lock") = Some(Arc::new(manager));
-        self.start_agent(&state, &tls).await?;
-        Ok(params.node_id)
-    }
-
-    fn cluster_params(
-        &self,
-        req: &InitRequest,
-        advertise_addr: String,
-    ) -> Result<ClusterParams, Error> {
-        let mut spec = req.spec.clone().unwrap_or_default();
-        if spec.name.is_empty() {
-            spec.name = "default".into();
-        }
-        // Docker's CLI sends zeros for what the user did not set; zero means "default" here.
-        let defaults = SwarmSpec::default();
-        if spec.dispatcher.heartbeat_period == 0 {
-            spec.dispatcher = defaults.dispatcher.clone();
-        }
-        if spec.ca_config.node_cert_expiry == 0 {
-            spec.ca_config.node_cert_expiry = defaults.ca_config.node_cert_expiry;
-        }
-        let raft = &mut spec.raft;
-        if raft.snapshot_interval == 0 {
-            raft.snapshot_interval = defaults.raft.snapshot_interval;
-        }
-        if raft.election_tick == 0 {
-            raft.election_tick = defaults.raft.election_tick;
-        }
-        if raft.heartbeat_tick == 0 {
-            raft.heartbeat_tick = defaults.raft.heartbeat_tick;
-        }
-        spec.encryption_config.auto_lock_managers = req.auto_lock_managers;
-        if req.auto_lock_managers {
-            return Err(Error::new(
-                shoal_types::ErrorKind::NotImplemented,
-                "autolock is not available yet in this version of shoal",
-            ));
-        }
-        Ok(ClusterParams {
-            cluster_id: shoal_types::new_id(),
-            node_id: shoal_types::new_id(),
-            raft_id: rand::random::<u64>().max(1),
-            advertise_addr,
-            spec,
-            default_addr_pool: req.default_addr_pool.clone(),
-            subnet_size: req.subnet_size,
-            data_path_port: req.data_path_port,
-            availability: req.availability.unwrap_or_default(),
-            description: self.description.clone(),
-        })
-    }
-
-    async fn leave(&self, force: bool) -> Result<(), Error> {
-        let _guard = self.lifecycle.lock().await;
-        if self.manager.read().expect("lock").is_none() {
-            return Err(Error::unavailable("This node is not part of a swarm"));
-        }
-        if !force {
-            return Err(Error::unavailable(
-                "You are attempting to leave the swarm on a node that is participating as a manager. \
-                 Removing the last manager erases all current state of the swarm. Use `--force` to \
-                 ignore this message.",
-            ));
-        }
-        self.stop_agent(true).await;
-        let manager = self.manager.write().expect("lock").take();
-        if let Some(m) = manager {
-            stop_manager(m).await;
-        }
-        self.files.remove_all().map_err(Error::internal)?;
-        info!("left the swarm");
-        Ok(())
-    }
 }
 
-async fn stop_manager(m: Arc<Manager>) {
+pub(crate) async fn stop_manager(m: Arc<Manager>) {
     m.stop().await;
-}
-
-fn ca_err(e: shoal_ca::CaError) -> Error {
-    Error::internal(format!("certificate authority: {e}"))
 }
 
 impl shoal_httpapi::Backend for NodeRuntime {
     fn swarm_status(&self) -> String {
         if self.manager.read().expect("lock").is_some() {
             "active/manager".into()
+        } else if self.state.read().expect("lock").is_some() {
+            "active/worker".into()
         } else {
             "inactive".into()
         }
@@ -306,14 +218,8 @@ impl shoal_httpapi::Backend for NodeRuntime {
         self.init(req).await
     }
 
-    async fn swarm_join(&self, _req: JoinRequest) -> Result<(), Error> {
-        if self.manager.read().expect("lock").is_some() {
-            return Err(Error::already_in_swarm());
-        }
-        Err(Error::new(
-            shoal_types::ErrorKind::NotImplemented,
-            "joining an existing swarm is not available yet in this version of shoal",
-        ))
+    async fn swarm_join(&self, req: JoinRequest) -> Result<(), Error> {
+        self.join(req).await
     }
 
     async fn swarm_leave(&self, force: bool) -> Result<(), Error> {

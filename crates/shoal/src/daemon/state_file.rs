@@ -12,15 +12,30 @@ use shoal_manager::TlsMaterial;
 /// The version of `state.json` this build writes.
 const STATE_FORMAT: u32 = 1;
 
+/// The role this node joined with (a promotion or demotion changes it later).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalRole {
+    #[default]
+    Manager,
+    Worker,
+}
+
 /// Who this node is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SwarmState {
     pub format: u32,
     pub node_id: String,
     pub cluster_id: String,
+    /// This manager's Raft member ID (0 on a worker).
     pub raft_id: u64,
     pub listen_addr: String,
     pub advertise_addr: String,
+    #[serde(default)]
+    pub role: LocalRole,
+    /// The managers' cluster addresses as last heard (kept current in `managers.json`).
+    #[serde(default)]
+    pub managers: Vec<String>,
 }
 
 impl SwarmState {
@@ -38,6 +53,8 @@ impl SwarmState {
             raft_id,
             listen_addr,
             advertise_addr,
+            role: LocalRole::Manager,
+            managers: Vec::new(),
         }
     }
 }
@@ -63,6 +80,15 @@ impl NodeFiles {
     fn cert_dir(&self) -> PathBuf {
         self.root.join("certificates")
     }
+    fn managers_path(&self) -> PathBuf {
+        self.root.join("managers.json")
+    }
+
+    /// Records the managers' addresses the agent last heard of.
+    pub fn save_managers(&self, managers: &[String]) -> Result<(), String> {
+        let json = serde_json::to_vec(managers).expect("addresses serialise");
+        write_atomic(&self.managers_path(), &json, 0o644)
+    }
 
     /// The saved identity, if this node is in a swarm.
     pub fn load(&self) -> Result<Option<(SwarmState, TlsMaterial)>, String> {
@@ -72,8 +98,15 @@ impl NodeFiles {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        let state: SwarmState = serde_json::from_str(&text)
+        let mut state: SwarmState = serde_json::from_str(&text)
             .map_err(|e| format!("{} is corrupt: {e}", path.display()))?;
+        if let Some(managers) = std::fs::read(self.managers_path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok())
+            .filter(|m| !m.is_empty())
+        {
+            state.managers = managers;
+        }
         if state.format > STATE_FORMAT {
             return Err(format!(
                 "{} was written by a newer shoal (format {}); this shoal reads format {STATE_FORMAT}",
