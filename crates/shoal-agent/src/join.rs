@@ -180,3 +180,60 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// A renewed certificate.
+#[derive(Clone)]
+pub struct Renewed {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub role: Role,
+}
+
+/// Renews this node's certificate (a new key) through the first of `managers` that answers,
+/// authenticated by the current certificate. The CA decides the role: a promoted node gets a
+/// manager certificate, a demoted one (once out of the Raft membership) a worker certificate.
+pub async fn renew(
+    managers: &[String],
+    root_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<Renewed, JoinError> {
+    let (csr_pem, new_key) =
+        shoal_ca::generate_csr().map_err(|e| JoinError::Refused(e.to_string()))?;
+    let mut last = JoinError::Refused("no manager address known".into());
+    for addr in managers {
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(root_pem))
+            .identity(tonic::transport::Identity::from_pem(cert_pem, key_pem))
+            .domain_name("swarm-manager");
+        let channel = Endpoint::from_shared(format!("https://{addr}"))
+            .map_err(|e| unreachable(addr, e))?
+            .connect_timeout(Duration::from_secs(5))
+            .tls_config(tls)
+            .map_err(|e| unreachable(addr, e))?
+            .connect_lazy();
+        let mut client = NodeCaClient::new(channel);
+        let call = client.issue_node_certificate(IssueNodeCertificateRequest {
+            token: String::new(),
+            csr_pem: csr_pem.clone(),
+            ..Default::default()
+        });
+        match tokio::time::timeout(STEP_TIMEOUT, call).await {
+            Ok(Ok(reply)) => {
+                let reply = reply.into_inner();
+                return Ok(Renewed {
+                    cert_pem: reply.certificate_pem,
+                    key_pem: new_key,
+                    role: if reply.role == "manager" {
+                        Role::Manager
+                    } else {
+                        Role::Worker
+                    },
+                });
+            }
+            Ok(Err(s)) => last = status_error(addr, s),
+            Err(_) => last = unreachable(addr, "timed out"),
+        }
+    }
+    Err(last)
+}

@@ -26,6 +26,11 @@ use crate::worker::{StatusUpdate, Worker};
 /// daemon keeps them so a restarted node finds the swarm even if its first manager is gone).
 pub type ManagersChanged = Arc<dyn Fn(&[String]) + Send + Sync>;
 
+/// Called with the role the managers want this node to have when it differs from the role in
+/// its certificate (after `node promote` or `node demote`); the daemon renews the certificate
+/// and starts or stops its manager role.
+pub type RoleChanged = Arc<dyn Fn(shoal_ca::Role) + Send + Sync>;
+
 /// How to reach the managers.
 #[derive(Clone)]
 pub struct SessionConfig {
@@ -36,16 +41,35 @@ pub struct SessionConfig {
     pub key_pem: String,
     pub description: NodeDescription,
     pub on_managers: Option<ManagersChanged>,
+    pub on_role: Option<RoleChanged>,
 }
 
-/// The managers this agent knows, kept current from session messages and heartbeats.
+/// The managers this agent knows, kept current from session messages and heartbeats, and the
+/// role they want this node to have.
 #[derive(Clone)]
 struct Managers {
     list: Arc<std::sync::Mutex<Vec<String>>>,
     on_change: Option<ManagersChanged>,
+    /// The role in this node's certificate.
+    cert_role: Option<shoal_ca::Role>,
+    on_role: Option<RoleChanged>,
 }
 
 impl Managers {
+    /// Reports a wanted role that differs from the certificate's.
+    fn want_role(&self, role: &str) {
+        let wanted = match role {
+            "manager" => shoal_ca::Role::Manager,
+            "worker" => shoal_ca::Role::Worker,
+            _ => return,
+        };
+        if self.cert_role.is_some_and(|r| r != wanted)
+            && let Some(f) = &self.on_role
+        {
+            f(wanted);
+        }
+    }
+
     fn get(&self, i: usize) -> Option<String> {
         let list = self.list.lock().expect("managers");
         (!list.is_empty()).then(|| list[i % list.len()].clone())
@@ -108,6 +132,10 @@ pub async fn run_session(cfg: SessionConfig, worker: Arc<Worker>, shutdown: Canc
     let managers = Managers {
         list: Arc::new(std::sync::Mutex::new(cfg.managers.clone())),
         on_change: cfg.on_managers.clone(),
+        cert_role: shoal_ca::identity_from_pem(&cfg.cert_pem)
+            .ok()
+            .map(|id| id.role),
+        on_role: cfg.on_role.clone(),
     };
     let mut backoff = Duration::from_millis(100);
     let mut next = 0usize;
@@ -187,6 +215,7 @@ async fn one_session(
             Err(s) => break Err(status_ended(&s)),
         };
         managers.set(msg.managers.clone());
+        managers.want_role(&msg.role);
         if heartbeat.is_none() {
             info!(manager = %addr, "agent session established");
             let period = Duration::from_millis(msg.heartbeat_period_ms.max(100) as u64);
@@ -265,6 +294,7 @@ async fn beat(
                 let r = r.into_inner();
                 period = Duration::from_millis(r.period_ms.max(100) as u64);
                 managers.set(r.managers);
+                managers.want_role(&r.role);
             }
             Err(s) => {
                 debug!(error = %s.message(), "heartbeat failed");

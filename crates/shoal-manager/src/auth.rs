@@ -5,7 +5,7 @@
 
 use shoal_ca::{CertIdentity, Role};
 use shoal_store::Store;
-use shoal_types::Cluster;
+use shoal_types::{Cluster, Node, NodeRole};
 use tonic::{Request, Status};
 
 /// Checks callers against this swarm.
@@ -80,4 +80,23 @@ pub(crate) fn peer_identity<T>(req: &Request<T>) -> Result<Option<CertIdentity>,
     shoal_ca::identity_from_der(der.as_ref())
         .map(Some)
         .map_err(|e| Status::permission_denied(format!("Permission denied: {e}")))
+}
+
+/// The role a node's certificate should carry: a manager until it has left the Raft membership,
+/// so a demoted manager keeps serving until the leader has removed it (and a promoted node gets
+/// its manager certificate at once).
+pub(crate) fn certificate_role(node: &Node) -> Role {
+    if node.spec.role == NodeRole::Manager || node.raft_id.is_some() {
+        Role::Manager
+    } else {
+        Role::Worker
+    }
+}
+
+/// The name of a role on the wire (`manager`, `worker`).
+pub(crate) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Manager => "manager",
+        Role::Worker => "worker",
+    }
 }

@@ -16,7 +16,7 @@ use shoal_types::{
 use tonic::{Request, Response, Status};
 use tracing::info;
 
-use crate::auth::{Authorizer, peer_identity};
+use crate::auth::{Authorizer, certificate_role, peer_identity, role_name};
 
 /// Docker's text for a wrong or rotated join token.
 pub const INVALID_TOKEN: &str = "A valid join token is necessary to join this cluster";
@@ -83,10 +83,7 @@ impl CaService {
                 "Permission denied: node {node_id} was removed from swarm"
             ))
         })?;
-        let role = match node.spec.role {
-            NodeRole::Manager => Role::Manager,
-            NodeRole::Worker => Role::Worker,
-        };
+        let role = certificate_role(&node);
         let cert_pem = sign(&cluster, csr_pem, node_id, role)?;
         Ok(IssueNodeCertificateResponse {
             node_id: node_id.to_string(),
@@ -149,13 +146,6 @@ fn parse_availability(s: &str) -> Result<Availability, Status> {
         other => Err(Status::invalid_argument(format!(
             "invalid availability: {other}"
         ))),
-    }
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Manager => "manager",
-        Role::Worker => "worker",
     }
 }
 

@@ -64,10 +64,10 @@ impl Manager {
         let connector = MtlsConnector::new(cfg.tls.clone());
         let store = Store::open(store_cfg, connector.clone()).await?;
         let shutdown = CancellationToken::new();
-        let sessions = Arc::new(Sessions::new(dispatcher_config(
-            &store,
-            cfg.heartbeat_grace_periods,
-        )));
+        let sessions = Arc::new(Sessions::new(DispatcherConfig {
+            grace_periods: cfg.heartbeat_grace_periods.max(1),
+            ..DispatcherConfig::default()
+        }));
         let logs = Arc::new(LogBroker::default());
         let auth = Authorizer::new(cfg.cluster_id.clone(), store.clone());
         let services = grpc::Services {
@@ -96,6 +96,7 @@ impl Manager {
         tokio::spawn(loops::orchestrate(store.clone(), shutdown.clone()));
         tokio::spawn(loops::schedule(store.clone(), shutdown.clone()));
         tokio::spawn(loops::reachability(store.clone(), shutdown.clone()));
+        tokio::spawn(loops::demote(store.clone(), shutdown.clone()));
         Ok(Manager {
             store,
             node_id: cfg.node_id,
@@ -157,21 +158,4 @@ impl Manager {
             let _ = server.await;
         }
     }
-}
-
-/// The heartbeat period from the cluster spec (when the swarm exists), and the grace.
-fn dispatcher_config(store: &Store, grace_periods: u32) -> DispatcherConfig {
-    let period_ns = store
-        .view(|v| {
-            v.list::<Cluster>()
-                .first()
-                .map(|c| c.spec.dispatcher.heartbeat_period)
-        })
-        .filter(|p| *p > 0);
-    let mut cfg = DispatcherConfig::default();
-    if let Some(ns) = period_ns {
-        cfg.period = Duration::from_nanos(ns as u64);
-    }
-    cfg.grace_periods = grace_periods.max(1);
-    cfg
 }

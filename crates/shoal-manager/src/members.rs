@@ -101,13 +101,19 @@ impl Membership for MembershipService {
     }
 }
 
-/// On the leader: takes a manager out of the swarm's managers. The node object goes first (a
-/// leader removing itself can write nothing once it is out), then the Raft membership.
+/// On the leader: takes a manager out of the swarm's managers. Another manager leaves the Raft
+/// membership first, so a failure leaves its node object saying it is still a member (and the
+/// demotion is retried). The leader removing itself must write the node object first: once it
+/// is out of the membership it can write nothing.
 pub(crate) async fn remove_manager(
     store: &Store,
     node_id: &str,
     raft_id: u64,
 ) -> Result<(), StoreError> {
+    let myself = raft_id == store.raft_id();
+    if !myself {
+        store.remove_voter(raft_id).await?;
+    }
     store
         .update(|tx| {
             let Some(mut n) = tx.get::<Node>(node_id) else {
@@ -119,7 +125,9 @@ pub(crate) async fn remove_manager(
             tx.update(n)
         })
         .await?;
-    store.remove_voter(raft_id).await?;
+    if myself {
+        store.remove_voter(raft_id).await?;
+    }
     info!(node.id = %node_id, raft.id = raft_id, "manager left the raft cluster");
     Ok(())
 }

@@ -35,6 +35,13 @@ impl Store {
             .collect()
     }
 
+    /// Members that replicate without voting (a manager joining, or a leader that removed
+    /// itself and could not finish).
+    pub fn learners(&self) -> Vec<NodeId> {
+        let m = self.raft().metrics().borrow().clone();
+        m.membership_config.membership().learner_ids().collect()
+    }
+
     /// The leader's Raft ID and cluster address, when one is known.
     pub fn leader(&self) -> Option<Member> {
         let id = self.raft().metrics().borrow().current_leader?;
@@ -60,6 +67,7 @@ impl Store {
     }
 
     /// Removes a manager from the voters (and from the membership). Only the leader can do it.
+    /// Removing one that is already gone succeeds.
     pub async fn remove_voter(&self, raft_id: NodeId) -> Result<(), StoreError> {
         self.require_leader()?;
         let remove = BTreeSet::from([raft_id]);
@@ -70,11 +78,21 @@ impl Store {
             )
             .await?;
         }
-        timed(
-            self.raft()
-                .change_membership(ChangeMembers::RemoveNodes(remove), false),
-        )
-        .await
+        let still_known = {
+            let m = self.raft().metrics().borrow().clone();
+            m.membership_config
+                .membership()
+                .get_node(&raft_id)
+                .is_some()
+        };
+        if still_known && raft_id != self.raft_id() {
+            timed(
+                self.raft()
+                    .change_membership(ChangeMembers::RemoveNodes(remove), false),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// The leader's cluster address when this node does not lead, as a `NotLeader` error.

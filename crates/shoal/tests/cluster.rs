@@ -360,9 +360,22 @@ fn a_dead_workers_tasks_move_and_it_comes_back_without_extra_tasks() {
         .filter(|t| t["NodeID"] == ids[1])
         .filter(|t| t["Status"]["State"] == "running")
         .count();
+    let table: Vec<String> = all
+        .iter()
+        .map(|t| {
+            format!(
+                "slot {} node {:?} desired {} state {} {}",
+                t["Slot"],
+                c.index_of(t["NodeID"].as_str().unwrap_or_default()),
+                t["DesiredState"],
+                t["Status"]["State"],
+                t["Status"]["Message"]
+            )
+        })
+        .collect();
     assert_eq!(
         old_on_worker, 0,
-        "the returning worker must stop the tasks moved away"
+        "the returning worker must stop the tasks moved away: {table:#?}"
     );
 }
 
@@ -422,4 +435,98 @@ fn drain_pause_and_active_move_and_place_tasks() {
         "the reactivated node takes new tasks: {}",
         on(&t, 1)
     );
+}
+
+fn manager_statuses(c: &Cluster, asker: usize) -> Vec<(usize, String)> {
+    let r = shoal_testkit::request(&c.nodes[asker].socket(), "GET", "/nodes", None);
+    let Ok(r) = r else { return Vec::new() };
+    if r.status != 200 {
+        return Vec::new();
+    }
+    let mut out: Vec<(usize, String)> = json_array(r.json())
+        .iter()
+        .filter(|n| n["Spec"]["Role"] == "manager")
+        .filter_map(|n| {
+            let i = c.index_of(n["ID"].as_str()?)?;
+            let s = if n["ManagerStatus"]["Leader"] == true {
+                "leader".to_string()
+            } else {
+                n["ManagerStatus"]["Reachability"].as_str()?.to_string()
+            };
+            Some((i, s))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn promote_demote_and_leave_change_the_managers() {
+    let c = Cluster::start(BIN, 1, 2, PROCESS, fast()).expect("cluster");
+    // Promote both workers: they get manager certificates, join Raft and serve the API.
+    for i in [1, 2] {
+        success(c.nodes[0].shoal(&["node", "promote", c.node_id(i)]));
+    }
+    let want = vec![
+        (0, "leader".to_string()),
+        (1, "reachable".to_string()),
+        (2, "reachable".to_string()),
+    ];
+    wait_for("three managers", Duration::from_secs(30), || {
+        (manager_statuses(&c, 0) == want && manager_statuses(&c, 2) == want).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", manager_statuses(&c, 0), c.logs()));
+    let r = c.nodes[2].http(
+        "POST",
+        "/services/create",
+        Some(&sleeper("via-promoted", 0)),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // Demote the leader itself: another manager takes over and node 0 becomes a worker.
+    success(c.nodes[1].shoal(&["node", "demote", c.node_id(0)]));
+    let led = wait_for("node 0 demoted", Duration::from_secs(30), || {
+        let m = manager_statuses(&c, 1);
+        (m.len() == 2 && m.iter().any(|(_, s)| s == "leader")).then_some(m)
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", manager_statuses(&c, 1), c.logs()));
+    assert!(led.iter().all(|(i, _)| *i != 0), "{led:?}");
+    wait_for(
+        "node 0 to answer as a worker",
+        Duration::from_secs(30),
+        || {
+            let r = c.nodes[0].http("GET", "/nodes", None);
+            (r.status == 503 && r.text().contains("Worker nodes can't be used")).then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    assert_eq!(service_names(&c, 2), Some(vec!["via-promoted".to_string()]));
+
+    // A manager leaves the swarm: Docker asks for --force when fewer than a quorum of the
+    // managers would remain reachable; with it, the node still leaves the membership cleanly.
+    let out = c.nodes[2].shoal(&["swarm", "leave"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("Removing this node leaves 1 managers out of 2"),
+        "{err}"
+    );
+    success(c.nodes[2].shoal(&["swarm", "leave", "--force"]));
+    wait_for("one manager left", Duration::from_secs(30), || {
+        (manager_statuses(&c, 1) == vec![(1, "leader".to_string())]).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", manager_statuses(&c, 1), c.logs()));
+    let out = c.nodes[1].shoal(&["node", "demote", c.node_id(1)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("attempting to demote the last manager of the swarm"),
+        "{err}"
+    );
+    let r = c.nodes[1].http(
+        "POST",
+        "/services/create",
+        Some(&sleeper("still-writable", 0)),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
 }

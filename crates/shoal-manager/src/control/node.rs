@@ -1,7 +1,8 @@
 //! `GET /nodes`, `GET /nodes/{id}`, `POST /nodes/{id}/update`, `DELETE /nodes/{id}`.
 
 use shoal_types::{
-    Error, Filters, Kind, ManagerStatus, Node, NodeRole, NodeSpec, NodeState, Reachability, Version,
+    Cluster, Error, Filters, Kind, ManagerStatus, Node, NodeRole, NodeSpec, NodeState,
+    Reachability, Version,
 };
 
 use super::lookup::resolve;
@@ -87,6 +88,12 @@ impl Manager {
                     return Err(Error::invalid(format!(
                         "node {input} is not down and can't be removed"
                     )));
+                }
+                // Its certificate stays valid until it expires: remember the ID so the cluster
+                // port refuses it ("node X was removed from swarm").
+                if let Some(mut cluster) = tx.list::<Cluster>().into_iter().next() {
+                    cluster.removed_nodes.push(node.id.clone());
+                    tx.update(cluster).map_err(store_err)?;
                 }
                 tx.delete(Kind::Node, &node.id).map_err(store_err)
             })

@@ -18,7 +18,7 @@ use tracing::{debug, info};
 
 use super::assignments::{Pending, complete, is_assigned_to};
 use super::{LogBroker, Sessions};
-use crate::auth::Authorizer;
+use crate::auth::{Authorizer, certificate_role, role_name};
 use crate::members::not_leader;
 
 /// Serves agents on the cluster port.
@@ -55,6 +55,14 @@ impl DispatcherService {
             return Err(not_leader(&self.store));
         }
         Ok(id.node_id)
+    }
+
+    /// The role `node_id` should have (empty when it is unknown).
+    fn role_of(&self, node_id: &str) -> String {
+        self.store
+            .view(|v| v.get::<Node>(node_id))
+            .map(|n| role_name(certificate_role(&n)).to_string())
+            .unwrap_or_default()
     }
 
     /// The voting managers' cluster addresses, for agents to fail over to.
@@ -103,6 +111,7 @@ impl Dispatcher for DispatcherService {
             assignments: Some(complete(&initial)),
             log_subscription: None,
             managers: self.managers(),
+            role: self.role_of(&node_id),
         };
         tx.send(Ok(first))
             .await
@@ -132,6 +141,7 @@ impl Dispatcher for DispatcherService {
         Ok(Response::new(HeartbeatResponse {
             period_ms: self.sessions.config().period.as_millis() as i64,
             managers: self.managers(),
+            role: self.role_of(&node_id),
         }))
     }
 
@@ -304,6 +314,7 @@ impl StreamCtx {
             assignments,
             log_subscription: sub,
             managers: Vec::new(),
+            role: String::new(),
         };
         self.tx.send(Ok(m)).await.map_err(|_| ())
     }

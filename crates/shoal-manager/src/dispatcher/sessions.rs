@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use shoal_store::Store;
-use shoal_types::{Node, NodeState};
+use shoal_types::{Cluster, Node, NodeState};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -14,13 +14,18 @@ use super::DispatcherConfig;
 struct Entry {
     session_id: String,
     last_seen: Instant,
+    /// The heartbeat period this agent was last told; its deadline follows it, so changing the
+    /// cluster's period never expires agents still beating at the old one.
+    period: Duration,
     /// Fires when the session is replaced or expires, ending its assignment stream.
     ended: CancellationToken,
 }
 
 /// Sessions by node ID.
 pub struct Sessions {
-    cfg: DispatcherConfig,
+    /// The period follows the cluster spec (`swarm update --dispatcher-heartbeat`), read by the
+    /// monitor on every tick.
+    cfg: Mutex<DispatcherConfig>,
     /// When this manager last became leader: nodes get a full grace period from then to open
     /// a session here before they are marked Down.
     leader_since: Mutex<Option<Instant>>,
@@ -30,9 +35,23 @@ pub struct Sessions {
 impl Sessions {
     pub fn new(cfg: DispatcherConfig) -> Self {
         Self {
-            cfg,
+            cfg: Mutex::new(cfg),
             leader_since: Mutex::new(None),
             inner: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes the heartbeat period from the cluster spec when it has one.
+    fn follow_spec(&self, store: &Store) {
+        let period_ns = store
+            .view(|v| {
+                v.list::<Cluster>()
+                    .first()
+                    .map(|c| c.spec.dispatcher.heartbeat_period)
+            })
+            .filter(|p| *p > 0);
+        if let Some(ns) = period_ns {
+            self.cfg.lock().expect("dispatcher config").period = Duration::from_nanos(ns as u64);
         }
     }
 
@@ -66,7 +85,7 @@ impl Sessions {
     }
 
     pub fn config(&self) -> DispatcherConfig {
-        self.cfg
+        *self.cfg.lock().expect("dispatcher config")
     }
 
     /// Opens a session for `node_id`, ending any previous one; returns its ID and end signal.
@@ -76,6 +95,7 @@ impl Sessions {
         let entry = Entry {
             session_id: session_id.clone(),
             last_seen: Instant::now(),
+            period: self.config().period,
             ended: ended.clone(),
         };
         if let Some(old) = self
@@ -95,6 +115,7 @@ impl Sessions {
         match map.get_mut(node_id) {
             Some(e) if e.session_id == session_id => {
                 e.last_seen = Instant::now();
+                e.period = self.config().period;
                 true
             }
             _ => false,
@@ -111,17 +132,19 @@ impl Sessions {
     }
 
     fn grace(&self) -> Duration {
-        self.cfg.period * self.cfg.grace_periods
+        let cfg = self.config();
+        cfg.period * cfg.grace_periods
     }
 
     /// Ends expired sessions and returns the nodes that should now be Down: nodes whose
     /// session expired, and Ready nodes that never opened one within the grace period.
     fn expired(&self, ready_nodes: &[String]) -> Vec<String> {
         let grace = self.grace();
+        let periods = self.config().grace_periods;
         let mut map = self.inner.lock().expect("sessions");
         let mut down: Vec<String> = Vec::new();
         map.retain(|node, e| {
-            let alive = e.last_seen.elapsed() <= grace;
+            let alive = e.last_seen.elapsed() <= e.period * periods;
             if !alive {
                 e.ended.cancel();
                 down.push(node.clone());
@@ -148,12 +171,13 @@ impl Sessions {
 
     /// Marks nodes Down as their heartbeats stop, until `shutdown`.
     pub async fn monitor(&self, store: Store, shutdown: CancellationToken) {
-        let tick = (self.cfg.period / 5).max(Duration::from_millis(100));
         loop {
+            let tick = (self.config().period / 5).max(Duration::from_millis(100));
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(tick) => {}
             }
+            self.follow_spec(&store);
             let leading = store.is_leader();
             self.track_leadership(leading);
             if !leading {

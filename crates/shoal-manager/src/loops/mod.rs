@@ -1,6 +1,7 @@
 //! Leader-only reconcile loops: level-triggered passes over the store, run again after every
 //! commit (coalesced) or when a plan asks to be woken (a restart delay running out).
 
+mod demote;
 mod orchestrate;
 mod reachability;
 mod schedule;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use shoal_store::Store;
 use tokio_util::sync::CancellationToken;
 
+pub use demote::demote;
 pub use orchestrate::orchestrate;
 pub use reachability::reachability;
 pub use schedule::schedule;

@@ -54,8 +54,8 @@ pub async fn driver(
 }
 
 impl Agent {
-    /// Starts the worker and its session with `managers`; `on_managers` hears of changes to
-    /// the managers' addresses.
+    /// Starts the worker and its session with `managers`; the callbacks hear of changes to the
+    /// managers' addresses and of the role the managers want this node to have.
     pub fn start(
         driver: Arc<dyn Driver>,
         data_dir: &Path,
@@ -63,7 +63,10 @@ impl Agent {
         managers: Vec<String>,
         tls: &TlsMaterial,
         description: NodeDescription,
-        on_managers: shoal_agent::session::ManagersChanged,
+        (on_managers, on_role): (
+            shoal_agent::session::ManagersChanged,
+            shoal_agent::session::RoleChanged,
+        ),
     ) -> Result<Agent, String> {
         let worker = Arc::new(
             Worker::new(driver, &data_dir.join("agent"), node_id).map_err(|e| e.to_string())?,
@@ -75,6 +78,7 @@ impl Agent {
             key_pem: tls.key_pem.clone(),
             description,
             on_managers: Some(on_managers),
+            on_role: Some(on_role),
         };
         let stop = CancellationToken::new();
         let session = tokio::spawn(run_session(cfg, worker.clone(), stop.clone()));

@@ -199,7 +199,10 @@ impl NodeRuntime {
         };
         let _ = self.files.remove_all();
         if role == LocalRole::Manager {
-            self.start_joined_manager(&state, &tls, listener).await?;
+            if let Err(e) = self.start_joined_manager(&state, &tls, listener).await {
+                let _ = self.files.remove_all();
+                return Err(e);
+            }
         } else {
             drop(listener); // workers serve nothing on the cluster port
         }
@@ -230,10 +233,100 @@ impl NodeRuntime {
             .await
         {
             stop_manager(manager).await;
-            let _ = self.files.remove_all();
             return Err(e);
         }
         *self.manager.write().expect("lock") = Some(manager);
+        Ok(())
+    }
+
+    /// Takes the roles the managers ask for (after `node promote` / `node demote`), one at a
+    /// time, until the daemon stops.
+    pub async fn follow_role_changes(self: Arc<Self>) {
+        let Some(mut rx) = self.role_rx.lock().expect("role_rx").take() else {
+            return;
+        };
+        while let Some(mut wanted) = rx.recv().await {
+            while let Ok(r) = rx.try_recv() {
+                wanted = r;
+            }
+            if let Err(e) = self.change_role(wanted).await {
+                warn!(error = %e, role = ?wanted, "role change failed; will retry");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    /// Renews the certificate; once the CA grants `wanted`, starts or stops the manager role.
+    /// The agent restarts with the new certificate and adopts the tasks it left running. On a
+    /// failure the node goes on as it was, with its old certificate, and the next heartbeat asks
+    /// again.
+    async fn change_role(&self, wanted: Role) -> Result<(), Error> {
+        let _guard = self.lifecycle.lock().await;
+        let Some((mut state, old_tls)) = self.files.load().map_err(Error::internal)? else {
+            return Ok(());
+        };
+        let current = match state.role {
+            LocalRole::Manager => Role::Manager,
+            LocalRole::Worker => Role::Worker,
+        };
+        if current == wanted {
+            return Ok(());
+        }
+        let renewed = shoal_agent::join::renew(
+            &state.managers,
+            &old_tls.root_pem,
+            &old_tls.cert_pem,
+            &old_tls.key_pem,
+        )
+        .await
+        .map_err(join_err)?;
+        if renewed.role != wanted {
+            return Ok(()); // e.g. still a Raft member: the leader removes it first
+        }
+        let tls = TlsMaterial {
+            root_pem: old_tls.root_pem.clone(),
+            cert_pem: renewed.cert_pem,
+            key_pem: renewed.key_pem,
+        };
+        self.stop_agent(false).await;
+        let switched = match wanted {
+            Role::Manager => self.become_manager(&mut state, &tls).await,
+            Role::Worker => self.become_worker(&mut state).await,
+        };
+        let result = switched.and_then(|()| self.files.save(&state, &tls).map_err(Error::internal));
+        if let Err(e) = result {
+            let _ = self.start_agent(&state, &old_tls).await;
+            return Err(e);
+        }
+        self.start_agent(&state, &tls).await?;
+        info!(node.id = %state.node_id, role = ?state.role, "role changed");
+        *self.state.write().expect("lock") = Some(state);
+        Ok(())
+    }
+
+    async fn become_manager(&self, state: &mut SwarmState, tls: &TlsMaterial) -> Result<(), Error> {
+        let (listener, listen, advertise) = self
+            .bind_cluster_port(&state.listen_addr, &state.advertise_addr)
+            .await?;
+        let _ = std::fs::remove_dir_all(self.files.raft_dir());
+        let mut next = state.clone();
+        next.role = LocalRole::Manager;
+        next.raft_id = rand::random::<u64>().max(1);
+        next.listen_addr = listen.to_string();
+        next.advertise_addr = advertise;
+        self.start_joined_manager(&next, tls, listener).await?;
+        *state = next;
+        Ok(())
+    }
+
+    async fn become_worker(&self, state: &mut SwarmState) -> Result<(), Error> {
+        let manager = self.manager.write().expect("lock").take();
+        if let Some(m) = manager {
+            stop_manager(m).await;
+        }
+        let _ = std::fs::remove_dir_all(self.files.raft_dir());
+        state.role = LocalRole::Worker;
+        state.raft_id = 0;
         Ok(())
     }
 

@@ -37,6 +37,7 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
     }
     let runtime = Arc::new(NodeRuntime::new(cfg.clone(), engine));
     runtime.resume().await.map_err(|e| anyhow::anyhow!(e))?;
+    tokio::spawn(runtime.clone().follow_role_changes());
 
     let shutdown = async {
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use shoal_agent::EngineProbe;
+use shoal_ca::Role;
 use shoal_manager::{Manager, ManagerConfig, TlsMaterial};
 use shoal_types::info::{InitRequest, JoinRequest, SwarmInfo, SwarmUpdateFlags};
 use shoal_types::service::ServiceSpec;
@@ -14,6 +15,7 @@ use shoal_types::{
     Error, Filters, Node, NodeDescription, NodeSpec, Service, Swarm, SwarmSpec, Task,
 };
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::addr;
@@ -32,8 +34,11 @@ pub struct NodeRuntime {
     pub(crate) state: RwLock<Option<SwarmState>>,
     /// The node's agent, running whenever the node is in a swarm.
     agent: tokio::sync::Mutex<Option<Agent>>,
-    /// Serialises init, join and leave.
+    /// Serialises init, join, leave and role changes.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
+    /// Roles the managers asked this node to take (promote, demote), from the agent's session.
+    role_tx: mpsc::UnboundedSender<Role>,
+    pub(crate) role_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Role>>>,
 }
 
 /// How long a restarted manager waits for its managers to elect a leader before serving anyway
@@ -44,7 +49,10 @@ impl NodeRuntime {
     pub fn new(cfg: DaemonConfig, engine: Option<EngineProbe>) -> Self {
         let description = shoal_agent::describe_node(engine.as_ref());
         let files = NodeFiles::new(&cfg.data_dir);
+        let (role_tx, role_rx) = mpsc::unbounded_channel();
         Self {
+            role_tx,
+            role_rx: std::sync::Mutex::new(Some(role_rx)),
             cfg,
             files,
             engine,
@@ -108,6 +116,10 @@ impl NodeRuntime {
                 warn!(error = %e, "cannot record the managers' addresses");
             }
         });
+        let role_tx = self.role_tx.clone();
+        let on_role: shoal_agent::session::RoleChanged = Arc::new(move |role| {
+            let _ = role_tx.send(role);
+        });
         let a = Agent::start(
             driver,
             &self.cfg.data_dir,
@@ -115,7 +127,7 @@ impl NodeRuntime {
             managers,
             tls,
             self.description.clone(),
-            on_managers,
+            (on_managers, on_role),
         )
         .map_err(Error::internal)?;
         *self.agent.lock().await = Some(a);
