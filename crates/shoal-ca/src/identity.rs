@@ -19,8 +19,20 @@ pub struct CertIdentity {
     pub role: Role,
     /// Subject O.
     pub cluster_id: String,
+    /// Start of the validity period (backdated by [`crate::CERT_BACKDATE`]).
+    pub not_before: SystemTime,
     /// End of the validity period, for renewal scheduling.
     pub not_after: SystemTime,
+}
+
+impl CertIdentity {
+    /// When to renew: at `fraction` (swarmkit draws it between 0.5 and 0.8) of the way from
+    /// issue to expiry. The backdating is not counted as lifetime.
+    pub fn renew_at(&self, fraction: f64) -> SystemTime {
+        let issued = self.not_before + crate::CERT_BACKDATE;
+        let life = self.not_after.duration_since(issued).unwrap_or_default();
+        issued + life.mul_f64(fraction.clamp(0.0, 1.0))
+    }
 }
 
 /// Reads the identity of the first certificate in `cert_pem`.
@@ -46,6 +58,7 @@ pub fn identity_from_der(der: &[u8]) -> Result<CertIdentity, CaError> {
         node_id,
         role,
         cluster_id,
+        not_before: time_conv::from_unix(cert.validity().not_before.timestamp()),
         not_after: time_conv::from_unix(cert.validity().not_after.timestamp()),
     })
 }
@@ -86,9 +99,13 @@ mod tests {
                     node_id: id.into(),
                     role,
                     cluster_id: "cluster-x".into(),
+                    not_before: now() - crate::CERT_BACKDATE,
                     not_after: now() + validity,
                 }
             );
+            // Renewal falls between half and four fifths of the lifetime after issue.
+            assert_eq!(ident.renew_at(0.5), now() + validity / 2);
+            assert_eq!(ident.renew_at(0.8), now() + validity.mul_f64(0.8));
         }
     }
 

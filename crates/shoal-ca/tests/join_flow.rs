@@ -83,6 +83,7 @@ fn sign_csr_ignores_the_identity_a_csr_claims() {
             node_id: "wrk-1".into(),
             role: Role::Worker,
             cluster_id: "cluster-9".into(),
+            not_before: ident.not_before,
             not_after: ident.not_after,
         }
     );

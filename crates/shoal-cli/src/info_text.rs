@@ -265,7 +265,8 @@ mod tests {
                 "NodeID": "abc", "NodeAddr": "10.0.0.1", "LocalNodeState": "active",
                 "ControlAvailable": true, "Error": "", "Nodes": 3, "Managers": 1,
                 "RemoteManagers": [{"NodeID": "abc", "Addr": "10.0.0.1:2377"}],
-                "Cluster": {"ID": "clu", "Version": {"Index": 9}, "Spec": {"Name": "default"},
+                "Cluster": {"ID": "clu", "Version": {"Index": 9},
+                            "Spec": {"Name": "default", "Dispatcher": {"HeartbeatPeriod": 5_000_000_000_i64}},
                             "DefaultAddrPool": ["10.0.0.0/8"], "SubnetSize": 24}
             }
         }))

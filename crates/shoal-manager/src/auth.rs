@@ -8,6 +8,8 @@ use shoal_store::Store;
 use shoal_types::{Cluster, Node, NodeRole};
 use tonic::{Request, Status};
 
+use crate::tls_server::PeerInfo;
+
 /// Checks callers against this swarm.
 #[derive(Clone)]
 pub(crate) struct Authorizer {
@@ -71,7 +73,11 @@ impl Authorizer {
 /// The identity in the caller's certificate, `None` when it presented none. A certificate that
 /// was presented has already been verified against the root by the TLS handshake.
 pub(crate) fn peer_identity<T>(req: &Request<T>) -> Result<Option<CertIdentity>, Status> {
-    let Some(certs) = req.peer_certs() else {
+    let Some(certs) = req
+        .extensions()
+        .get::<PeerInfo>()
+        .and_then(|p| p.certs.clone())
+    else {
         return Ok(None);
     };
     let Some(der) = certs.first() else {
@@ -99,4 +105,13 @@ pub(crate) fn role_name(role: Role) -> &'static str {
         Role::Manager => "manager",
         Role::Worker => "worker",
     }
+}
+
+/// The caller's IP address, as text (empty when unknown).
+pub(crate) fn peer_ip<T>(req: &Request<T>) -> String {
+    req.extensions()
+        .get::<PeerInfo>()
+        .and_then(|p| p.remote_addr)
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
 }

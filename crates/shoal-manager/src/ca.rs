@@ -110,10 +110,7 @@ impl NodeCa for CaService {
         &self,
         req: Request<IssueNodeCertificateRequest>,
     ) -> Result<Response<IssueNodeCertificateResponse>, Status> {
-        let remote_ip = req
-            .remote_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
+        let remote_ip = crate::auth::peer_ip(&req);
         if req.get_ref().token.is_empty() && peer_identity(&req)?.is_some() {
             let id = self.auth.node(&req)?;
             return self

@@ -1,8 +1,8 @@
-//! The cluster port: a tonic server with mutual TLS (the node certificate, client
-//! certificates required and checked against the swarm's root CA), and the matching client
-//! connector for Raft peers.
+//! The cluster port: a tonic server over our own TLS acceptor (`tls_server`: the node
+//! certificate, client certificates checked against the swarm's root CA), and the matching
+//! client connector for Raft peers.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use shoal_proto::ca::node_ca_server::NodeCaServer;
@@ -16,8 +16,9 @@ use crate::dispatcher::DispatcherService;
 use crate::members::MembershipService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server, ServerTlsConfig};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Server};
+
+use crate::tls_server::{self, ServerTls};
 
 /// The PEM material of this node's cluster identity.
 #[derive(Clone)]
@@ -47,51 +48,55 @@ pub(crate) struct Services {
 /// caller itself: see `auth`.
 pub(crate) async fn serve(
     listener: TcpListener,
-    tls: TlsMaterial,
+    tls: Arc<ServerTls>,
     services: Services,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
-    let tls_cfg = ServerTlsConfig::new()
-        .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
-        .client_ca_root(Certificate::from_pem(&tls.root_pem))
-        .client_auth_optional(true);
     let raft = tonic::service::interceptor::InterceptedService::new(
         RaftService::new(services.raft),
         services.auth.managers_only(),
     );
+    let incoming = tls_server::incoming(listener, tls, shutdown.clone());
     Server::builder()
-        .tls_config(tls_cfg)?
         .add_service(raft)
         .add_service(DispatcherServer::new(services.dispatcher))
         .add_service(NodeCaServer::new(services.ca))
         .add_service(MembershipServer::new(services.membership))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await
 }
 
 /// Connects to other managers with this node's certificate; peers are verified as managers
-/// (their certificates carry the `swarm-manager` name).
+/// (their certificates carry the `swarm-manager` name). New channels use the certificate of
+/// the moment (it is replaced on renewal).
 pub struct MtlsConnector {
-    tls: TlsMaterial,
+    tls: RwLock<TlsMaterial>,
 }
 
 impl MtlsConnector {
     pub fn new(tls: TlsMaterial) -> Arc<Self> {
-        Arc::new(Self { tls })
+        Arc::new(Self {
+            tls: RwLock::new(tls),
+        })
+    }
+
+    /// Uses `tls` for channels made from now on.
+    pub fn reload(&self, tls: TlsMaterial) {
+        *self.tls.write().expect("tls") = tls;
     }
 }
 
 impl Connector for MtlsConnector {
-    fn connect(&self, addr: &str) -> Result<Channel, String> {
+    fn endpoint(&self, addr: &str) -> Result<Endpoint, String> {
+        let own = self.tls.read().expect("tls").clone();
         let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(&self.tls.root_pem))
-            .identity(Identity::from_pem(&self.tls.cert_pem, &self.tls.key_pem))
+            .ca_certificate(Certificate::from_pem(&own.root_pem))
+            .identity(Identity::from_pem(&own.cert_pem, &own.key_pem))
             .domain_name("swarm-manager");
-        let endpoint = Channel::from_shared(format!("https://{addr}"))
+        Channel::from_shared(format!("https://{addr}"))
             .map_err(|e| e.to_string())?
-            .connect_timeout(Duration::from_secs(3))
+            .connect_timeout(Duration::from_secs(2))
             .tls_config(tls)
-            .map_err(|e| e.to_string())?;
-        Ok(endpoint.connect_lazy())
+            .map_err(|e| e.to_string())
     }
 }

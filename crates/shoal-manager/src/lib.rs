@@ -16,8 +16,11 @@ mod loops;
 mod manager;
 mod members;
 mod raft_join;
+mod recover;
+mod tls_server;
 
 pub use bootstrap::{ClusterParams, initial_objects};
 pub use ca::INVALID_TOKEN;
 pub use grpc::TlsMaterial;
 pub use manager::{Manager, ManagerConfig, ManagerError};
+pub use recover::SwarmObjects;

@@ -17,6 +17,7 @@ use crate::dispatcher::{DispatcherConfig, DispatcherService, LogBroker, Sessions
 use crate::grpc::{self, MtlsConnector, TlsMaterial};
 use crate::loops;
 use crate::members::MembershipService;
+use crate::tls_server::ServerTls;
 
 /// How a manager starts.
 #[derive(Debug, Clone)]
@@ -52,6 +53,7 @@ pub struct Manager {
     pub(crate) logs: Arc<LogBroker>,
     /// Channels to other managers (mutual TLS with this node's certificate).
     pub(crate) connector: Arc<MtlsConnector>,
+    server_tls: Arc<ServerTls>,
     shutdown: CancellationToken,
     server: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -62,6 +64,7 @@ impl Manager {
         let mut store_cfg = StoreConfig::new(cfg.store_dir.clone(), cfg.raft_id);
         store_cfg.snapshot_interval = cfg.snapshot_interval;
         let connector = MtlsConnector::new(cfg.tls.clone());
+        let server_tls = Arc::new(ServerTls::new(&cfg.tls).map_err(Error::internal)?);
         let store = Store::open(store_cfg, connector.clone()).await?;
         let shutdown = CancellationToken::new();
         let sessions = Arc::new(Sessions::new(DispatcherConfig {
@@ -84,7 +87,7 @@ impl Manager {
             membership: MembershipService::new(store.clone(), auth),
         };
         let server = tokio::spawn({
-            let (token, tls) = (shutdown.clone(), cfg.tls.clone());
+            let (token, tls) = (shutdown.clone(), server_tls.clone());
             async move {
                 if let Err(e) = grpc::serve(listener, tls, services, token).await {
                     error!(error = %e, "cluster port stopped");
@@ -103,6 +106,7 @@ impl Manager {
             advertise_addr: cfg.advertise_addr,
             logs,
             connector,
+            server_tls,
             shutdown,
             server: std::sync::Mutex::new(Some(server)),
         })
@@ -135,6 +139,13 @@ impl Manager {
             .await
             .map(|_| ())
             .map_err(|e| StoreError::Unavailable(format!("no leader: {e}")).into())
+    }
+
+    /// Serves and dials with a renewed certificate from now on.
+    pub fn reload_tls(&self, tls: TlsMaterial) -> Result<(), Error> {
+        self.server_tls.reload(&tls).map_err(Error::internal)?;
+        self.connector.reload(tls);
+        Ok(())
     }
 
     /// The replicated store (reconcilers and tests read it directly).

@@ -39,7 +39,7 @@ const FILL_BATCH: usize = 8;
 
 struct NoPeers;
 impl Connector for NoPeers {
-    fn connect(&self, addr: &str) -> Result<tonic::transport::Channel, String> {
+    fn endpoint(&self, addr: &str) -> Result<tonic::transport::Endpoint, String> {
         Err(format!("single-node benchmark has no peer at {addr}"))
     }
 }

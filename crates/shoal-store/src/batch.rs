@@ -15,9 +15,10 @@ use std::time::Duration;
 use openraft::error::{ClientWriteError, RaftError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
 
 use crate::error::StoreError;
-use crate::network::{Connector, forward};
+use crate::network::{Connector, Forward, forward};
 use crate::raft_types::{NodeId, Proposal, Raft};
 use crate::tx::Transaction;
 
@@ -26,6 +27,10 @@ const MAX_BATCH: usize = 512;
 
 /// How long a write may wait for a leader to be known (an election in progress).
 const LEADER_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a follower waits for a new leader after the current one proved unreachable,
+/// before trying it again.
+const LEADER_RETRY: Duration = Duration::from_millis(300);
 
 /// How long a write may wait to be committed. A leader cut off from its quorum cannot commit,
 /// and openraft 0.9 does not make it step down; without this bound its writers would hang.
@@ -89,26 +94,44 @@ async fn run(
     }
 }
 
-/// Commits one batch: locally when this node leads, else through the leader.
+/// Commits one batch: locally when this node leads, else through the leader. A leader that
+/// cannot be reached (dead, cut off, or no longer leading) is given up on and the batch goes to
+/// the next one once elected: nothing was sent, so the retry cannot apply it twice.
 async fn commit(
     raft: &Raft,
     me: NodeId,
     connector: &dyn Connector,
     proposal: Proposal,
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    let leader = wait_for_leader(raft).await?;
-    if leader == me {
-        return write_local(raft, proposal)
-            .await
-            .map(|(results, _)| results);
+    let deadline = tokio::time::Instant::now() + COMMIT_TIMEOUT;
+    loop {
+        let leader = wait_for_leader(raft).await?;
+        if leader == me {
+            return write_local(raft, proposal)
+                .await
+                .map(|(results, _)| results);
+        }
+        let addr = leader_addr(raft, leader)?;
+        match forward(connector, &addr, &proposal).await {
+            Ok(reply) => {
+                raft.wait(Some(COMMIT_TIMEOUT))
+                    .applied_index_at_least(Some(reply.index), "forwarded write applied here")
+                    .await
+                    .map_err(|e| {
+                        StoreError::Unavailable(format!("forwarded write not applied here: {e}"))
+                    })?;
+                return Ok(reply.results);
+            }
+            Err(Forward::NotSent(e)) if tokio::time::Instant::now() < deadline => {
+                debug!(leader = %addr, error = %e, "leader unreachable; waiting for the next one");
+                let _ = raft
+                    .wait(Some(LEADER_RETRY))
+                    .metrics(|m| m.current_leader != Some(leader), "a new leader")
+                    .await;
+            }
+            Err(Forward::NotSent(e) | Forward::Failed(e)) => return Err(e),
+        }
     }
-    let addr = leader_addr(raft, leader)?;
-    let reply = forward(connector, &addr, &proposal).await?;
-    raft.wait(Some(COMMIT_TIMEOUT))
-        .applied_index_at_least(Some(reply.index), "forwarded write applied here")
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("forwarded write not applied here: {e}")))?;
-    Ok(reply.results)
 }
 
 /// `client_write` on the leader, bounded by [`COMMIT_TIMEOUT`]; the results and log index.

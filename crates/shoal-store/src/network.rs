@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use openraft::BasicNode;
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
@@ -18,15 +18,21 @@ use serde::de::DeserializeOwned;
 use shoal_proto::raft::raft_client::RaftClient;
 use shoal_proto::raft::raft_server;
 use shoal_proto::raft::{RaftReply, RaftRequest};
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 
 use crate::batch::{ForwardReply, write_local};
 use crate::error::StoreError;
 use crate::raft_types::{NodeId, Proposal, Raft, TypeConfig};
 
-/// Makes a gRPC channel to a manager's cluster address.
+/// Makes gRPC channels to a manager's cluster address.
 pub trait Connector: Send + Sync + 'static {
-    fn connect(&self, addr: &str) -> Result<Channel, String>;
+    /// The endpoint (TLS and timeouts set) of the manager at `addr`.
+    fn endpoint(&self, addr: &str) -> Result<Endpoint, String>;
+
+    /// A channel that connects on first use.
+    fn connect(&self, addr: &str) -> Result<Channel, String> {
+        Ok(self.endpoint(addr)?.connect_lazy())
+    }
 }
 
 /// When each peer last answered a Raft RPC: the leader's view of which managers it can reach.
@@ -144,28 +150,53 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     }
 }
 
+/// Why a forward failed: `NotSent` when the leader certainly did not take the batch (no
+/// connection, or it answered that it does not lead), so it may be sent elsewhere.
+pub(crate) enum Forward {
+    NotSent(StoreError),
+    Failed(StoreError),
+}
+
+/// How long connecting to the leader may take before it counts as unreachable.
+const FORWARD_CONNECT_TIMEOUT: Duration = Duration::from_millis(800);
+
 /// Sends a follower's batch to the leader at `addr` and returns its outcome.
 pub(crate) async fn forward(
     connector: &dyn Connector,
     addr: &str,
     proposal: &Proposal,
-) -> Result<ForwardReply, StoreError> {
+) -> Result<ForwardReply, Forward> {
     let unavailable =
         |e: String| StoreError::Unavailable(format!("cannot reach the leader at {addr}: {e}"));
-    let channel = connector.connect(addr).map_err(unavailable)?;
+    let endpoint = connector
+        .endpoint(addr)
+        .map_err(|e| Forward::NotSent(unavailable(e)))?;
+    // Connect first, so an unreachable leader is told apart from one that took the batch and
+    // then failed to answer (which must not be retried elsewhere: it may still commit).
+    let channel = tokio::time::timeout(FORWARD_CONNECT_TIMEOUT, endpoint.connect())
+        .await
+        .map_err(|_| Forward::NotSent(unavailable("connection timed out".into())))?
+        .map_err(|e| Forward::NotSent(unavailable(e.to_string())))?;
     let mut client = RaftClient::new(channel).max_decoding_message_size(64 << 20);
     let payload = serde_json::to_vec(proposal).expect("proposals serialise");
     let reply = client
         .propose(RaftRequest { payload })
         .await
-        .map_err(|s| unavailable(s.message().to_string()))?
+        .map_err(|s| Forward::Failed(unavailable(s.message().to_string())))?
         .into_inner();
     if !reply.error.is_empty() {
-        return Err(serde_json::from_str(&reply.error)
-            .unwrap_or_else(|_| StoreError::Unavailable(reply.error.clone())));
+        let e: StoreError = serde_json::from_str(&reply.error)
+            .unwrap_or_else(|_| StoreError::Unavailable(reply.error.clone()));
+        return Err(match e {
+            StoreError::NotLeader { .. } => Forward::NotSent(e),
+            e => Forward::Failed(e),
+        });
     }
-    serde_json::from_slice(&reply.payload)
-        .map_err(|e| StoreError::Unavailable(format!("bad reply from the leader: {e}")))
+    serde_json::from_slice(&reply.payload).map_err(|e| {
+        Forward::Failed(StoreError::Unavailable(format!(
+            "bad reply from the leader: {e}"
+        )))
+    })
 }
 
 /// The server side: hands incoming Raft RPCs to the local Raft node.

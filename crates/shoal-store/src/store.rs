@@ -36,16 +36,17 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    /// Defaults: snapshots every 10,000 entries as swarmkit; faster elections than swarmkit's
-    /// 10 s because a small cluster wants its writes back within a couple of seconds.
+    /// Defaults: snapshots every 10,000 entries as swarmkit; elections after 0.8-1.6 s of
+    /// silence where swarmkit waits 10 s, because a small cluster wants its writes back within a
+    /// couple of seconds (docs/benchmarks.md).
     pub fn new(dir: PathBuf, raft_id: NodeId) -> Self {
         Self {
             dir,
             raft_id,
             snapshot_interval: 10_000,
             keep_entries: 500,
-            heartbeat: Duration::from_millis(250),
-            election_timeout: (Duration::from_millis(1000), Duration::from_millis(2000)),
+            heartbeat: Duration::from_millis(200),
+            election_timeout: (Duration::from_millis(800), Duration::from_millis(1600)),
         }
     }
 }

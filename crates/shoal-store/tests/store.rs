@@ -9,7 +9,7 @@ use shoal_types::{Kind, Node, NodeRole, StoreObject, Task, TaskState};
 
 struct NoPeers;
 impl Connector for NoPeers {
-    fn connect(&self, addr: &str) -> Result<tonic::transport::Channel, String> {
+    fn endpoint(&self, addr: &str) -> Result<tonic::transport::Endpoint, String> {
         Err(format!("single-node test has no peer at {addr}"))
     }
 }

@@ -53,14 +53,17 @@ impl Default for RaftConfig {
 // Fields a client leaves out take Docker's defaults (the CLI omits unset ones).
 #[serde(rename_all = "PascalCase", default)]
 pub struct DispatcherConfig {
-    /// Nanoseconds between agent heartbeats (default 5 s).
+    /// Nanoseconds between agent heartbeats. shoal's default is 2 s where Swarm's is 5 s: a
+    /// node is Down after 3 missed periods, so a dead node's tasks restart elsewhere within
+    /// about 7 s instead of Swarm's 15-20 s (docs/benchmarks.md), and a heartbeat is a few
+    /// hundred bytes.
     pub heartbeat_period: i64,
 }
 
 impl Default for DispatcherConfig {
     fn default() -> Self {
         Self {
-            heartbeat_period: 5 * SECOND_NS,
+            heartbeat_period: 2 * SECOND_NS,
         }
     }
 }
@@ -247,7 +250,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(spec.orchestration.task_history_retention_limit, 5);
-        assert_eq!(spec.dispatcher.heartbeat_period, 5 * SECOND_NS);
+        assert_eq!(spec.dispatcher.heartbeat_period, 2 * SECOND_NS);
         assert_eq!(spec.ca_config.node_cert_expiry, 90 * 24 * 3600 * SECOND_NS);
         assert_eq!(spec.name, "default");
         assert!(spec.labels.is_empty());

@@ -530,3 +530,97 @@ fn promote_demote_and_leave_change_the_managers() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
 }
+
+/// The node certificate in a daemon's data dir.
+fn node_cert(c: &Cluster, i: usize) -> String {
+    std::fs::read_to_string(
+        c.nodes[i]
+            .data_dir()
+            .join("swarm/certificates/swarm-node.crt"),
+    )
+    .unwrap_or_default()
+}
+
+#[test]
+fn certificates_renew_themselves_with_the_clusters_expiry_and_the_swarm_keeps_working() {
+    let args = ["--driver", "process", "--cert-renew-after", "4s"];
+    let c = Cluster::start(BIN, 1, 1, &args, fast()).expect("cluster");
+    success(c.nodes[0].shoal(&["swarm", "update", "--cert-expiry", "2h"]));
+    let first: Vec<String> = (0..2).map(|i| node_cert(&c, i)).collect();
+    let renewed = wait_for("both nodes renewed", Duration::from_secs(30), || {
+        let now: Vec<String> = (0..2).map(|i| node_cert(&c, i)).collect();
+        (now[0] != first[0] && now[1] != first[1]).then_some(now)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    for (i, pem) in renewed.iter().enumerate() {
+        let id = shoal_ca::identity_from_pem(pem).expect("a node certificate");
+        assert_eq!(id.node_id, c.node_id(i));
+        let life = id.not_after.duration_since(id.not_before).unwrap() - shoal_ca::CERT_BACKDATE;
+        assert!(
+            life.as_secs().abs_diff(7200) < 60,
+            "node {i}: lifetime {life:?}, the cluster says 2h"
+        );
+    }
+    // Sessions and the cluster port work with the new certificates.
+    let r = c.nodes[0].http("POST", "/services/create", Some(&sleeper("renewed", 4)));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let tasks = wait_for("4 running on both nodes", Duration::from_secs(30), || {
+        let t = running(&c, 0, "renewed");
+        (t.len() == 4).then_some(t)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    assert_eq!(
+        tasks.iter().filter(|t| t["NodeID"] == c.node_id(1)).count(),
+        2,
+        "the worker, on its renewed certificate, runs its share"
+    );
+}
+
+#[test]
+fn force_new_cluster_recovers_the_swarm_from_one_surviving_manager() {
+    let mut c = Cluster::start(BIN, 3, 1, PROCESS, fast()).expect("cluster");
+    let r = c.nodes[0].http("POST", "/services/create", Some(&sleeper("kept", 2)));
+    assert_eq!(r.status, 201, "{}", r.text());
+    wait_for("2 running", Duration::from_secs(30), || {
+        (running(&c, 0, "kept").len() == 2).then_some(())
+    })
+    .unwrap();
+    // Two of three managers are gone for good: no quorum, no writes.
+    wait_for("node 2 to have caught up", Duration::from_secs(20), || {
+        (service_names(&c, 2)? == vec!["kept".to_string()]).then_some(())
+    })
+    .unwrap();
+    c.nodes[0].kill9();
+    c.nodes[1].kill9();
+    let r = c.nodes[2].http("POST", "/services/create", Some(&sleeper("lost", 0)));
+    assert_eq!(r.status, 503, "{}", r.text());
+    let out = c.nodes[2].docker(&["swarm", "init", "--force-new-cluster"]);
+    let text = success(out);
+    assert!(text.contains("Swarm initialized"), "{text}");
+    // The survivor leads a swarm that kept its state; the worker and its tasks carry on.
+    let r = c.nodes[2].http("POST", "/services/create", Some(&sleeper("after", 0)));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        service_names(&c, 2),
+        Some(vec!["after".to_string(), "kept".to_string()])
+    );
+    wait_for(
+        "the worker ready under the new cluster",
+        Duration::from_secs(30),
+        || {
+            let nodes = json_array(c.nodes[2].http("GET", "/nodes", None).json());
+            let worker = nodes.iter().find(|n| n["ID"] == c.node_id(3))?;
+            (worker["Status"]["State"] == "ready").then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    wait_for("2 running again", Duration::from_secs(30), || {
+        (running(&c, 2, "kept").len() == 2).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    let statuses = manager_statuses(&c, 2);
+    assert!(
+        statuses.contains(&(2, "leader".to_string())),
+        "{statuses:?}"
+    );
+}

@@ -67,7 +67,7 @@ fn docker_cli_drives_a_single_node_swarm() {
         "  Managers: 1",
         "  Nodes: 1",
         "   Task History Retention Limit: 5",
-        "   Heartbeat Period: 5 seconds",
+        "   Heartbeat Period: 2 seconds",
         "   Expiry Duration: 3 months",
         "  Node Address: 127.0.0.1",
     ] {

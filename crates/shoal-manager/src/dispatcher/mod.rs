@@ -18,7 +18,7 @@ pub use sessions::Sessions;
 /// Dispatcher settings.
 #[derive(Debug, Clone, Copy)]
 pub struct DispatcherConfig {
-    /// How often agents heartbeat (the cluster's `Dispatcher.HeartbeatPeriod`, 5 s by default).
+    /// How often agents heartbeat (the cluster's `Dispatcher.HeartbeatPeriod`, 2 s by default).
     pub period: Duration,
     /// Missed periods before a node is Down (swarmkit: 3).
     pub grace_periods: u32,
@@ -27,7 +27,7 @@ pub struct DispatcherConfig {
 impl Default for DispatcherConfig {
     fn default() -> Self {
         Self {
-            period: Duration::from_secs(5),
+            period: Duration::from_secs(2),
             grace_periods: 3,
         }
     }

@@ -86,10 +86,7 @@ impl Dispatcher for DispatcherService {
         req: Request<SessionRequest>,
     ) -> Result<Response<SessionStream>, Status> {
         let node_id = self.caller(&req)?;
-        let addr = req
-            .remote_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
+        let addr = crate::auth::peer_ip(&req);
         let description: NodeDescription = serde_json::from_slice(&req.get_ref().description_json)
             .map_err(|e| Status::invalid_argument(format!("bad node description: {e}")))?;
         register(&self.store, &node_id, description, addr).await?;
@@ -113,15 +110,18 @@ impl Dispatcher for DispatcherService {
             managers: self.managers(),
             role: self.role_of(&node_id),
         };
+        let (first_managers, first_role) = (first.managers.clone(), first.role.clone());
         tx.send(Ok(first))
             .await
             .map_err(|_| Status::cancelled("agent went away"))?;
+        let sent = (first_managers, first_role);
         let stream = StreamCtx {
             store: self.store.clone(),
             node_id,
             session_id,
             period_ms,
             tx,
+            sent,
         };
         let stop = self.shutdown.clone();
         tokio::spawn(async move { stream.run(events, subscriptions, ended, stop).await });
@@ -252,12 +252,15 @@ struct StreamCtx {
     session_id: String,
     period_ms: i64,
     tx: mpsc::Sender<Result<SessionMessage, Status>>,
+    /// The manager set and role last sent, so changes reach the agent at once.
+    sent: (Vec<String>, String),
 }
 
 impl StreamCtx {
-    /// Sends incremental assignments after each commit that touched this node's tasks.
+    /// Sends incremental assignments after each commit that touched this node's tasks, and the
+    /// managers and role whenever they change.
     async fn run(
-        self,
+        mut self,
         mut events: broadcast::Receiver<Event>,
         mut subscriptions: mpsc::UnboundedReceiver<LogSubscription>,
         ended: CancellationToken,
@@ -278,7 +281,12 @@ impl StreamCtx {
                 ev = events.recv() => ev,
             };
             let msg = match ev {
-                Ok(Event::Commit { .. }) => pending.take(),
+                Ok(Event::Commit { .. }) => {
+                    if self.send_membership_changes().await.is_err() {
+                        return;
+                    }
+                    pending.take()
+                }
                 Ok(ev) => {
                     pending.on_event(&ev, &self.node_id);
                     None
@@ -301,6 +309,29 @@ impl StreamCtx {
                 return;
             }
         }
+    }
+
+    /// A message with the managers and the node's role, if either changed since last sent.
+    async fn send_membership_changes(&mut self) -> Result<(), ()> {
+        let managers: Vec<String> = self.store.voters().into_iter().map(|m| m.addr).collect();
+        let role = self
+            .store
+            .view(|v| v.get::<Node>(&self.node_id))
+            .map(|n| role_name(certificate_role(&n)).to_string())
+            .unwrap_or_default();
+        if (&managers, &role) == (&self.sent.0, &self.sent.1) {
+            return Ok(());
+        }
+        self.sent = (managers.clone(), role.clone());
+        let m = SessionMessage {
+            session_id: self.session_id.clone(),
+            heartbeat_period_ms: self.period_ms,
+            assignments: None,
+            log_subscription: None,
+            managers,
+            role,
+        };
+        self.tx.send(Ok(m)).await.map_err(|_| ())
     }
 
     async fn send(

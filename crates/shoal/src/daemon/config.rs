@@ -36,6 +36,10 @@ pub struct DaemonArgs {
     /// Missed heartbeat periods before a node is marked Down
     #[arg(long, env = "SHOAL_HEARTBEAT_GRACE", default_value_t = 3)]
     pub heartbeat_grace: u32,
+    /// Testing aid: renew the node certificate once it is this old (e.g. 2s), instead of at a
+    /// random 50-80 % of its lifetime
+    #[arg(long, hide = true, value_parser = humantime::parse_duration)]
+    pub cert_renew_after: Option<std::time::Duration>,
 }
 
 /// The validated daemon configuration.
@@ -51,6 +55,7 @@ pub struct DaemonConfig {
     pub snapshot_interval: u64,
     pub heartbeat_grace: u32,
     pub driver: DriverChoice,
+    pub cert_renew_after: Option<std::time::Duration>,
 }
 
 /// `--driver`.
@@ -156,6 +161,7 @@ impl DaemonArgs {
             log_level: self.log_level,
             snapshot_interval: self.snapshot_interval,
             heartbeat_grace: self.heartbeat_grace,
+            cert_renew_after: self.cert_renew_after,
             driver: self.driver,
         })
     }

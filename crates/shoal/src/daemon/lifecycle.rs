@@ -51,6 +51,9 @@ impl NodeRuntime {
     pub(crate) async fn init(&self, req: InitRequest) -> Result<String, Error> {
         let _guard = self.lifecycle.lock().await;
         if self.state.read().expect("lock").is_some() {
+            if req.force_new_cluster && self.manager.read().expect("lock").is_some() {
+                return self.force_new_cluster().await;
+            }
             return Err(Error::already_in_swarm());
         }
         let (listener, listen, advertise) = self
@@ -237,6 +240,43 @@ impl NodeRuntime {
         }
         *self.manager.write().expect("lock") = Some(manager);
         Ok(())
+    }
+
+    /// `swarm init --force-new-cluster` on a manager: restart its Raft store as a cluster of
+    /// one that holds this manager's copy of the swarm (the lost majority is left behind).
+    /// Workers, tokens and certificates stay as they were.
+    async fn force_new_cluster(&self) -> Result<String, Error> {
+        let Some((state, tls)) = self.files.load().map_err(Error::internal)? else {
+            return Err(Error::not_a_manager());
+        };
+        let manager = self.manager.write().expect("lock").take();
+        let Some(manager) = manager else {
+            return Err(Error::not_a_manager());
+        };
+        let objects = manager.export_objects();
+        stop_manager(manager).await;
+        let old = self
+            .files
+            .raft_dir()
+            .with_extension("before-force-new-cluster");
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(self.files.raft_dir(), &old)
+            .map_err(|e| Error::internal(format!("cannot set the old raft store aside: {e}")))?;
+        let (listener, _, _) = self
+            .bind_cluster_port(&state.listen_addr, &state.advertise_addr)
+            .await?;
+        let manager = Manager::start(self.manager_config(&state, tls), listener)
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?;
+        if let Err(e) = manager.bootstrap_from(objects).await {
+            stop_manager(Arc::new(manager)).await;
+            return Err(Error::internal(format!(
+                "cannot start the new cluster: {e}"
+            )));
+        }
+        *self.manager.write().expect("lock") = Some(Arc::new(manager));
+        warn!(node.id = %state.node_id, "forced a new cluster from this manager's state");
+        Ok(state.node_id)
     }
 
     /// Takes the roles the managers ask for (after `node promote` / `node demote`), one at a

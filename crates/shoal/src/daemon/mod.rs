@@ -5,6 +5,7 @@ mod addr;
 mod agent;
 pub mod config;
 mod lifecycle;
+mod renew;
 mod runtime;
 mod state_file;
 mod system;
@@ -38,6 +39,7 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
     let runtime = Arc::new(NodeRuntime::new(cfg.clone(), engine));
     runtime.resume().await.map_err(|e| anyhow::anyhow!(e))?;
     tokio::spawn(runtime.clone().follow_role_changes());
+    tokio::spawn(runtime.clone().renew_certificates());
 
     let shutdown = async {
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
