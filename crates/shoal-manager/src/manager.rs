@@ -84,7 +84,7 @@ impl Manager {
                 shutdown.clone(),
             ),
             ca: CaService::new(store.clone(), auth.clone(), cfg.tls.root_pem.clone()),
-            membership: MembershipService::new(store.clone(), auth),
+            membership: MembershipService::new(store.clone(), auth, logs.clone()),
         };
         let server = tokio::spawn({
             let (token, tls) = (shutdown.clone(), server_tls.clone());

@@ -1,27 +1,39 @@
 //! The `Membership` service: a manager that joined through the CA asks to become a Raft voter,
-//! and a manager leaving the swarm asks to be removed. Only the leader changes membership; other
+//! a manager leaving the swarm asks to be removed, and a manager serving `service logs` reads
+//! the lines through the leader's log broker. Only the leader changes membership; other
 //! managers answer UNAVAILABLE with the leader's address in the `shoal-leader` metadata entry.
 
 use shoal_proto::membership::membership_server::Membership;
-use shoal_proto::membership::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use shoal_proto::membership::{
+    JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, LogLine, LogsRequest,
+};
 use shoal_store::{Store, StoreError};
 use shoal_types::{ManagerStatus, Node, NodeRole, Reachability};
 use tonic::{Request, Response, Status};
 use tracing::info;
 
 use crate::auth::Authorizer;
+use crate::dispatcher::LogBroker;
 
 /// Serves `Membership`.
 pub struct MembershipService {
     store: Store,
     auth: Authorizer,
+    logs: Arc<LogBroker>,
 }
 
 impl MembershipService {
-    pub(crate) fn new(store: Store, auth: Authorizer) -> Self {
-        Self { store, auth }
+    pub(crate) fn new(store: Store, auth: Authorizer, logs: Arc<LogBroker>) -> Self {
+        Self { store, auth, logs }
     }
 }
+
+type LogStream = Pin<Box<dyn Stream<Item = Result<LogLine, Status>> + Send>>;
 
 /// UNAVAILABLE pointing at the leader, so the caller can retry there.
 pub(crate) fn not_leader(store: &Store) -> Status {
@@ -46,6 +58,48 @@ fn store_status(store: &Store, e: StoreError) -> Status {
 
 #[tonic::async_trait]
 impl Membership for MembershipService {
+    type SubscribeLogsStream = LogStream;
+
+    async fn subscribe_logs(
+        &self,
+        req: Request<LogsRequest>,
+    ) -> Result<Response<LogStream>, Status> {
+        self.auth.manager(&req)?;
+        if !self.store.is_leader() {
+            return Err(not_leader(&self.store));
+        }
+        let req = req.into_inner();
+        let by_node: BTreeMap<String, Vec<String>> = req
+            .nodes
+            .into_iter()
+            .map(|n| (n.node_id, n.task_ids))
+            .collect();
+        let sub = self.logs.subscribe(by_node, req.follow, req.tail);
+        let ends: Vec<LogLine> = sub
+            .unreachable
+            .iter()
+            .map(|t| LogLine {
+                task_id: t.clone(),
+                end: true,
+                ..Default::default()
+            })
+            .collect();
+        // The subscription lives as long as the stream: the caller going away cancels it.
+        let lines = futures::stream::unfold(sub, |mut sub| async move {
+            let m = sub.rx.recv().await?;
+            let line = LogLine {
+                task_id: m.task_id,
+                stream: m.stream,
+                timestamp: m.timestamp,
+                line: m.line,
+                end: m.end,
+            };
+            Some((Ok(line), sub))
+        });
+        let stream = futures::stream::iter(ends.into_iter().map(Ok)).chain(lines);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn join(&self, req: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
         let id = self.auth.manager(&req)?;
         let JoinRequest { raft_id, addr } = req.into_inner();

@@ -29,6 +29,20 @@ pub(crate) enum Slot {
     Empty,
 }
 
+const DRAINED: &str = "node is drained";
+
+/// Whether the service's update order is start-first (the replacement starts before the old
+/// task stops).
+fn starts_first(service: &Service) -> bool {
+    use shoal_types::service::ServiceSpecUpdateConfigOrderEnum as Order;
+    service
+        .spec
+        .update_config
+        .as_ref()
+        .and_then(|u| u.order)
+        .is_some_and(|o| o == Order::START_FIRST)
+}
+
 /// Why a node can no longer run a task, if it cannot.
 pub(crate) fn node_problem(ctx: &Context<'_>, t: &Task) -> Option<&'static str> {
     if t.node_id.is_empty() {
@@ -37,7 +51,7 @@ pub(crate) fn node_problem(ctx: &Context<'_>, t: &Task) -> Option<&'static str> 
     match ctx.node(&t.node_id) {
         None => Some("node no longer exists"),
         Some(n) if n.status.state == NodeState::Down => Some("node is down"),
-        Some(n) if n.spec.availability == Availability::Drain => Some("node is drained"),
+        Some(n) if n.spec.availability == Availability::Drain => Some(DRAINED),
         Some(n) if !(ctx.constraints_ok)(n, &t.spec) => {
             Some("assigned node no longer meets constraints")
         }
@@ -63,14 +77,22 @@ pub(crate) fn reconcile_slot(
             .iter()
             .filter(|t| node_problem(ctx, t).is_none())
             .max_by_key(|t| (t.status.state, t.meta.version.index))
-            .map(|t| t.id.clone());
+            .copied();
+        // Draining a start-first service: the task on the drained node runs on until its
+        // replacement runs, so the slot is never down (its node is still up, only drained).
+        let replacement_runs = keep.is_some_and(|k| k.status.state == TaskState::Running);
+        let hold_drained = starts_first(service) && !replacement_runs;
         for t in &live {
-            if Some(&t.id) == keep.as_ref() {
+            if keep.is_some_and(|k| k.id == t.id) {
                 continue;
             }
             let why = node_problem(ctx, t).unwrap_or("duplicate task in slot");
+            if hold_drained && why == DRAINED {
+                continue;
+            }
             plan.actions.push(shutdown(t, why));
         }
+        let keep = keep.map(|t| t.id.clone());
         if keep.is_some() {
             return Slot::Live;
         }

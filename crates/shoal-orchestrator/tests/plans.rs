@@ -274,6 +274,53 @@ fn tasks_on_down_or_drained_nodes_are_replaced_at_once() {
 }
 
 #[test]
+fn a_start_first_service_keeps_its_drained_task_until_the_replacement_runs() {
+    use shoal_types::service::{ServiceSpecUpdateConfig, ServiceSpecUpdateConfigOrderEnum};
+    let mut svc = service(Some(1), None);
+    svc.spec.update_config = Some(ServiceSpecUpdateConfig {
+        order: Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST),
+        ..Default::default()
+    });
+    let mut drained = node("n1");
+    drained.spec.availability = Availability::Drain;
+    let nodes = [drained, node("n2")];
+    // The replacement is created; the drained task goes on running.
+    let p = run(
+        &svc,
+        vec![T::new("a", 1, "n1", TaskState::Running)],
+        &nodes,
+        now(),
+    );
+    assert_eq!(created_slots(&p), [1]);
+    assert!(desired(&p).is_empty(), "{:?}", p.actions);
+    // While the replacement starts, nothing moves.
+    let starting = vec![
+        T::new("a", 1, "n1", TaskState::Running),
+        T::new("a2", 1, "", TaskState::Pending),
+    ];
+    assert!(run(&svc, starting, &nodes, now()).actions.is_empty());
+    // Once it runs, the drained task stops.
+    let running = vec![
+        T::new("a", 1, "n1", TaskState::Running),
+        T::new("a2", 1, "n2", TaskState::Running),
+    ];
+    let p = run(&svc, running, &nodes, now());
+    assert_eq!(desired(&p), [("a".to_string(), TaskState::Shutdown)]);
+    assert!(created_slots(&p).is_empty());
+    // A node that is down is not waited for, start-first or not.
+    let mut down = node("n1");
+    down.status.state = NodeState::Down;
+    let p = run(
+        &svc,
+        vec![T::new("a", 1, "n1", TaskState::Running)],
+        &[down, node("n2")],
+        now(),
+    );
+    assert_eq!(desired(&p), [("a".to_string(), TaskState::Shutdown)]);
+    assert_eq!(created_slots(&p), [1]);
+}
+
+#[test]
 fn update_replaces_one_task_at_a_time() {
     let mut svc = service(Some(3), None);
     svc.spec_version = 2;

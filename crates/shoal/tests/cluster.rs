@@ -104,6 +104,26 @@ fn three_managers_two_workers_spread_a_service_and_guard_the_cluster_port() {
         assert_eq!(on_node, 2, "node {i} runs {on_node} of 10 tasks");
     }
 
+    // Logs through a follower: agents keep their sessions with the leader, whose broker the
+    // follower subscribes through.
+    let talker = json!({
+        "Name": "talker",
+        "Mode": {"Replicated": {"Replicas": 2}},
+        "TaskTemplate": {"ContainerSpec": {"Image": "busybox",
+            "Command": ["/bin/sh", "-c", "echo line-from-task; exec sleep 600"]}}
+    });
+    let r = c.nodes[follower].http("POST", "/services/create", Some(&talker.to_string()));
+    assert_eq!(r.status, 201, "{}", r.text());
+    wait_for(
+        "both talkers said their line",
+        Duration::from_secs(30),
+        || {
+            let r = c.nodes[follower].http("GET", "/services/talker/logs?stdout=1&stderr=1", None);
+            (r.status == 200 && r.text().matches("line-from-task").count() == 2).then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+
     // A worker's certificate cannot reach manager-only calls.
     let worker_dir = c.nodes[3].data_dir().join("swarm/certificates");
     let denied = manager_only_calls_with_cert(&worker_dir, &c.nodes[0].cluster_addr());

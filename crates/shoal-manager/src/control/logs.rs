@@ -1,10 +1,17 @@
 //! `GET /services/{id}/logs` and `GET /tasks/{id}/logs`: which tasks, on which nodes, and the
-//! stream of their lines through the log broker.
+//! stream of their lines through the leader's log broker (directly on the leader, over the
+//! cluster port from any other manager).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::stream::{self, BoxStream, StreamExt};
 use shoal_types::{Error, LogEntry, Task};
+
+use shoal_proto::dispatcher::LogMessage;
+use shoal_proto::membership::membership_client::MembershipClient;
+use shoal_proto::membership::{LogsRequest, NodeTasks};
+use shoal_store::Connector;
+use tokio::sync::mpsc;
 
 use crate::dispatcher::Subscription;
 use crate::manager::Manager;
@@ -43,33 +50,102 @@ impl Manager {
                 .or_default()
                 .push(t.id.clone());
         }
-        let sub = self.logs.subscribe(by_node, follow, tail);
         let mut open: BTreeSet<String> = tasks.iter().map(|t| t.id.clone()).collect();
-        for t in &sub.unreachable {
-            open.remove(t);
-        }
         let info: HashMap<String, (String, String)> = tasks
             .into_iter()
             .map(|t| (t.id, (t.service_id, t.node_id)))
             .collect();
-        Ok(lines(sub, open, info, follow))
+        // Agents keep their sessions with the leader, so its broker reaches them; another
+        // manager subscribes through it.
+        let source = if self.store.is_leader() {
+            let sub = self.logs.subscribe(by_node, follow, tail);
+            for t in &sub.unreachable {
+                open.remove(t);
+            }
+            Source::Local(sub)
+        } else {
+            Source::Remote(self.logs_through_leader(by_node, follow, tail)?)
+        };
+        Ok(lines(source, open, info, follow))
+    }
+
+    /// Subscribes through the leader's broker; the lines arrive on the receiver.
+    fn logs_through_leader(
+        &self,
+        by_node: BTreeMap<String, Vec<String>>,
+        follow: bool,
+        tail: i64,
+    ) -> Result<mpsc::Receiver<LogMessage>, Error> {
+        let leader = self
+            .store
+            .leader()
+            .ok_or_else(|| Error::unavailable("no manager is the leader; logs are unavailable"))?;
+        let channel = self
+            .connector
+            .connect(&leader.addr)
+            .map_err(Error::unavailable)?;
+        let req = LogsRequest {
+            nodes: by_node
+                .into_iter()
+                .map(|(node_id, task_ids)| NodeTasks { node_id, task_ids })
+                .collect(),
+            follow,
+            tail,
+        };
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            let mut client = MembershipClient::new(channel);
+            let Ok(resp) = client.subscribe_logs(req).await else {
+                return;
+            };
+            let mut stream = resp.into_inner();
+            while let Ok(Some(l)) = stream.message().await {
+                let msg = LogMessage {
+                    subscription_id: String::new(),
+                    task_id: l.task_id,
+                    stream: l.stream,
+                    timestamp: l.timestamp,
+                    line: l.line,
+                    end: l.end,
+                };
+                if tx.send(msg).await.is_err() {
+                    return; // the client went away; dropping the stream cancels upstream
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
+
+/// Where a log stream's lines come from.
+enum Source {
+    Local(Subscription),
+    Remote(mpsc::Receiver<LogMessage>),
+}
+
+impl Source {
+    async fn recv(&mut self) -> Option<LogMessage> {
+        match self {
+            Source::Local(sub) => sub.rx.recv().await,
+            Source::Remote(rx) => rx.recv().await,
+        }
     }
 }
 
 fn lines(
-    sub: Subscription,
+    source: Source,
     open: BTreeSet<String>,
     info: HashMap<String, (String, String)>,
     follow: bool,
 ) -> BoxStream<'static, LogEntry> {
     stream::unfold(
-        (sub, open, info),
+        (source, open, info),
         move |(mut sub, mut open, info)| async move {
             loop {
                 if !follow && open.is_empty() {
                     return None;
                 }
-                let msg = sub.rx.recv().await?;
+                let msg = sub.recv().await?;
                 if msg.end {
                     open.remove(&msg.task_id);
                     continue;
