@@ -26,10 +26,18 @@ use crate::worker::{StatusUpdate, Worker};
 /// daemon keeps them so a restarted node finds the swarm even if its first manager is gone).
 pub type ManagersChanged = Arc<dyn Fn(&[String]) + Send + Sync>;
 
-/// Called with the role the managers want this node to have when it differs from the role in
-/// its certificate (after `node promote` or `node demote`); the daemon renews the certificate
-/// and starts or stops its manager role.
-pub type RoleChanged = Arc<dyn Fn(shoal_ca::Role) + Send + Sync>;
+/// What the managers want this node to be, when it differs from what its certificate says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    /// Another role (after `node promote` or `node demote`): the daemon renews the certificate
+    /// and starts or stops its manager role.
+    Role(shoal_ca::Role),
+    /// Out of the swarm (`node rm`): the daemon leaves it locally and stops its tasks.
+    Removed,
+}
+
+/// Called with what the managers want this node to be.
+pub type RoleChanged = Arc<dyn Fn(Wanted) + Send + Sync>;
 
 /// How to reach the managers.
 #[derive(Clone)]
@@ -66,7 +74,13 @@ impl Managers {
         if self.cert_role.is_some_and(|r| r != wanted)
             && let Some(f) = &self.on_role
         {
-            f(wanted);
+            f(Wanted::Role(wanted));
+        }
+    }
+
+    fn removed(&self) {
+        if let Some(f) = &self.on_role {
+            f(Wanted::Removed);
         }
     }
 
@@ -93,10 +107,12 @@ impl Managers {
     }
 }
 
-/// Why a session ended: `leader` when the manager pointed at the leader.
+/// Why a session ended: `leader` when the manager pointed at the leader; `removed` when this
+/// node is no longer in the swarm.
 struct Ended {
     message: String,
     leader: Option<String>,
+    removed: bool,
 }
 
 impl From<String> for Ended {
@@ -104,6 +120,7 @@ impl From<String> for Ended {
         Ended {
             message,
             leader: None,
+            removed: false,
         }
     }
 }
@@ -111,6 +128,8 @@ impl From<String> for Ended {
 fn status_ended(s: &tonic::Status) -> Ended {
     Ended {
         message: s.message().to_string(),
+        removed: s.code() == tonic::Code::PermissionDenied
+            && s.message().contains("was removed from swarm"),
         leader: s
             .metadata()
             .get(shoal_proto::LEADER_METADATA)
@@ -156,6 +175,11 @@ pub async fn run_session(cfg: SessionConfig, worker: Arc<Worker>, shutdown: Canc
                 redirect = Some(leader);
                 let _ = current_tx.send(None);
                 continue;
+            }
+            Err(e) if e.removed => {
+                warn!(manager = %addr, error = %e.message, "this node was removed from the swarm");
+                managers.removed();
+                break;
             }
             Err(e) => {
                 warn!(manager = %addr, error = %e.message, "agent session ended");

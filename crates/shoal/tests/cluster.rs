@@ -455,6 +455,29 @@ fn drain_pause_and_active_move_and_place_tasks() {
         "the reactivated node takes new tasks: {}",
         on(&t, 1)
     );
+
+    // `node rm`: refused while the node is up; once it is down, removed, and when it comes
+    // back it is refused by the cluster and leaves the swarm by itself.
+    let out = c.nodes[0].shoal(&["node", "rm", c.node_id(2)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not down and can't be removed"), "{err}");
+    let id2 = c.node_id(2).to_string();
+    let mut c = c;
+    c.nodes[2].kill9();
+    wait_for("node 2 down", Duration::from_secs(30), || {
+        let n = c.nodes[0]
+            .http("GET", &format!("/nodes/{id2}"), None)
+            .json();
+        (n["Status"]["State"] == "down").then_some(())
+    })
+    .unwrap();
+    success(c.nodes[0].shoal(&["node", "rm", &id2]));
+    c.nodes[2].restart().expect("restart");
+    wait_for("the removed node to leave", Duration::from_secs(30), || {
+        let info = c.nodes[2].http("GET", "/info", None).json();
+        (info["Swarm"]["LocalNodeState"] == "inactive").then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
 }
 
 fn manager_statuses(c: &Cluster, asker: usize) -> Vec<(usize, String)> {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use shoal_agent::join::{JoinError, JoinParams};
+use shoal_agent::session::Wanted;
 use shoal_ca::{Role, RootCa};
 use shoal_manager::{ClusterParams, Manager, TlsMaterial};
 use shoal_types::info::{InitRequest, JoinRequest};
@@ -280,20 +281,43 @@ impl NodeRuntime {
     }
 
     /// Takes the roles the managers ask for (after `node promote` / `node demote`), one at a
-    /// time, until the daemon stops.
+    /// time, and leaves the swarm locally once removed from it (`node rm`), until the daemon
+    /// stops.
     pub async fn follow_role_changes(self: Arc<Self>) {
         let Some(mut rx) = self.role_rx.lock().expect("role_rx").take() else {
             return;
         };
         while let Some(mut wanted) = rx.recv().await {
-            while let Ok(r) = rx.try_recv() {
-                wanted = r;
+            while let Ok(w) = rx.try_recv() {
+                wanted = w;
             }
-            if let Err(e) = self.change_role(wanted).await {
-                warn!(error = %e, role = ?wanted, "role change failed; will retry");
+            let result = match wanted {
+                Wanted::Role(role) => self.change_role(role).await,
+                Wanted::Removed => self.removed_from_swarm().await,
+            };
+            if let Err(e) = result {
+                warn!(error = %e, ?wanted, "membership change failed; will retry");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+    }
+
+    /// `node rm` took this node out of the swarm: stop its tasks and forget the swarm, as
+    /// `swarm leave` would (a manager is never removed while it is one).
+    async fn removed_from_swarm(&self) -> Result<(), Error> {
+        let _guard = self.lifecycle.lock().await;
+        if self.state.read().expect("lock").is_none() {
+            return Ok(());
+        }
+        self.stop_agent(true).await;
+        let manager = self.manager.write().expect("lock").take();
+        if let Some(m) = manager {
+            stop_manager(m).await;
+        }
+        *self.state.write().expect("lock") = None;
+        self.files.remove_all().map_err(Error::internal)?;
+        warn!("removed from the swarm by a manager: left it");
+        Ok(())
     }
 
     /// Renews the certificate; once the CA grants `wanted`, starts or stops the manager role.

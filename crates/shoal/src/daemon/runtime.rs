@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use shoal_agent::EngineProbe;
-use shoal_ca::Role;
+use shoal_agent::session::Wanted;
 use shoal_manager::{Manager, ManagerConfig, TlsMaterial};
 use shoal_types::info::{InitRequest, JoinRequest, SwarmInfo, SwarmUpdateFlags};
 use shoal_types::service::ServiceSpec;
@@ -37,8 +37,8 @@ pub struct NodeRuntime {
     /// Serialises init, join, leave and role changes.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Roles the managers asked this node to take (promote, demote), from the agent's session.
-    role_tx: mpsc::UnboundedSender<Role>,
-    pub(crate) role_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Role>>>,
+    role_tx: mpsc::UnboundedSender<Wanted>,
+    pub(crate) role_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Wanted>>>,
 }
 
 /// How long a restarted manager waits for its managers to elect a leader before serving anyway
@@ -117,8 +117,8 @@ impl NodeRuntime {
             }
         });
         let role_tx = self.role_tx.clone();
-        let on_role: shoal_agent::session::RoleChanged = Arc::new(move |role| {
-            let _ = role_tx.send(role);
+        let on_role: shoal_agent::session::RoleChanged = Arc::new(move |wanted| {
+            let _ = role_tx.send(wanted);
         });
         let a = Agent::start(
             driver,
