@@ -5,6 +5,7 @@
 mod daemon;
 mod demo;
 mod image;
+mod lab;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,9 @@ enum Command {
     /// Build local Docker images (of shoal itself, for the docker driver)
     #[command(subcommand)]
     Image(image::ImageCmd),
+    /// A practice swarm of several nodes on this machine (needs root)
+    #[command(subcommand)]
+    Lab(lab::LabCmd),
     #[command(flatten)]
     Client(shoal_cli::Command),
 }
@@ -57,6 +61,7 @@ fn main() {
         Command::TaskShim { args } => shoal_agent::shim_main(args),
         Command::DemoApp(app) => demo::run(app),
         Command::Image(cmd) => image::run(cmd),
+        Command::Lab(cmd) => lab::run(cmd),
         Command::Client(cmd) => run_client(cli.host.unwrap_or_else(daemon::default_host), cmd),
     };
     std::process::exit(code);
