@@ -18,7 +18,8 @@ pub fn ip(i: usize) -> String {
     format!("{SUBNET}.{}", 10 + i)
 }
 
-fn veth(i: usize) -> String {
+/// The bridge side of node `i`'s link (set it down to cut the node off).
+pub fn veth(i: usize) -> String {
     format!("shlabv{i}")
 }
 

@@ -272,9 +272,9 @@ fn print_summary(lab: &Lab, dir: &Path) {
     println!(
         "\nTry:\n  export SHOAL_HOST=unix://{first}      # or DOCKER_HOST=… for the docker CLI\n  \
          shoal node ls\n  shoal service create --name web --replicas 6 busybox sleep 1000\n  \
-         shoal service ps web\n\nCut node 2 off the network: ip link set {}2 down (and up again)\n\
+         shoal service ps web\n\nCut node 2 off the network: ip link set {} down (and up again)\n\
          Stop it: kill {} · logs in {}\nRemove the lab: shoal lab down",
-        "shlabv",
+        net::veth(2),
         lab.nodes.get(1).map_or(0, |n| n.pid),
         dir.display()
     );
