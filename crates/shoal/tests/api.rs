@@ -146,7 +146,8 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
             format!("/nodes/{node_id}/update?version={version}"),
             r#"{"Role":"worker","Availability":"active"}"#.into(),
             400,
-            "attempting to demote the last manager of the swarm",
+            "rpc error: code = FailedPrecondition desc = attempting to demote the last manager \
+             of the swarm",
         ),
         (
             "/swarm/update?version=1".into(),
@@ -177,7 +178,13 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(message(&filters), "invalid filter 'colour'");
     let rm = d.http("DELETE", &format!("/nodes/{node_id}"), None);
     assert_eq!(rm.status, 400);
-    assert!(message(&rm).contains("must be demoted to worker before removal"));
+    assert_eq!(
+        message(&rm),
+        format!(
+            "rpc error: code = FailedPrecondition desc = node {node_id} is a cluster manager and \
+             is a member of the raft cluster. It must be demoted to worker before removal"
+        )
+    );
 }
 
 #[test]

@@ -460,7 +460,13 @@ fn drain_pause_and_active_move_and_place_tasks() {
     // back it is refused by the cluster and leaves the swarm by itself.
     let out = c.nodes[0].shoal(&["node", "rm", c.node_id(2)]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is not down and can't be removed"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "rpc error: code = FailedPrecondition desc = node {} is not down and can't be removed",
+            c.node_id(2)
+        )),
+        "{err}"
+    );
     let id2 = c.node_id(2).to_string();
     let mut c = c;
     c.nodes[2].kill9();

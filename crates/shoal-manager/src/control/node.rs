@@ -6,6 +6,7 @@ use shoal_types::{
 };
 
 use super::lookup::resolve;
+use super::service_validate::rpc;
 use super::swarm::store_err;
 use crate::manager::Manager;
 
@@ -60,7 +61,8 @@ impl Manager {
                         .filter(|n| n.spec.role == NodeRole::Manager)
                         .count();
                     if managers <= 1 {
-                        return Err(Error::invalid(
+                        return Err(rpc(
+                            "FailedPrecondition",
                             "attempting to demote the last manager of the swarm",
                         ));
                     }
@@ -78,16 +80,20 @@ impl Manager {
             .update(|tx| {
                 let node = self.resolve_node(tx.committed(), input)?;
                 if node.spec.role == NodeRole::Manager || node.raft_id.is_some() {
-                    return Err(Error::invalid(format!(
-                        "node {} is a cluster manager and is a member of the raft cluster. It must \
-                         be demoted to worker before removal",
-                        input
-                    )));
+                    return Err(rpc(
+                        "FailedPrecondition",
+                        format!(
+                            "node {} is a cluster manager and is a member of the raft cluster. It \
+                             must be demoted to worker before removal",
+                            node.id
+                        ),
+                    ));
                 }
                 if !force && node.status.state == NodeState::Ready {
-                    return Err(Error::invalid(format!(
-                        "node {input} is not down and can't be removed"
-                    )));
+                    return Err(rpc(
+                        "FailedPrecondition",
+                        format!("node {} is not down and can't be removed", node.id),
+                    ));
                 }
                 // Its certificate stays valid until it expires: remember the ID so the cluster
                 // port refuses it ("node X was removed from swarm").
