@@ -119,13 +119,37 @@ impl Tables {
         TablesImage { objects }
     }
 
-    /// Rebuilds tables and indexes from a snapshot image.
+    /// Rebuilds tables and indexes from a snapshot image, in bulk: every map and index is
+    /// built from sorted input at once instead of one insert at a time (restart time is mostly
+    /// this and the parse).
     pub fn from_image(image: TablesImage) -> Self {
-        let mut tables = Tables::default();
+        let mut by_kind: HashMap<Kind, Vec<(String, Object)>> = HashMap::new();
+        let mut names = HashMap::with_capacity(image.objects.len());
+        let mut index = Vec::with_capacity(image.objects.len() * 2);
         for o in image.objects {
-            tables.put(o);
+            let kind = o.kind();
+            let id = o.id().to_string();
+            if let Some(name) = o.unique_name() {
+                names.insert((kind, name.to_string()), id.clone());
+            }
+            for (i, key) in o.index_keys() {
+                index.push((kind, i, key, id.clone()));
+            }
+            by_kind.entry(kind).or_default().push((id, o));
         }
-        tables
+        let objects = by_kind
+            .into_iter()
+            .map(|(kind, mut objs)| {
+                objs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                (kind, objs.into_iter().collect::<BTreeMap<_, _>>())
+            })
+            .collect();
+        index.sort_unstable();
+        Tables {
+            objects,
+            names,
+            index: index.into_iter().collect(),
+        }
     }
 }
 
@@ -177,6 +201,35 @@ mod tests {
             t.find(Kind::Task, "service", "s").next().is_none(),
             "exact keys only"
         );
+    }
+
+    #[test]
+    fn bulk_rebuild_matches_inserting_one_at_a_time() {
+        let mut t = Tables::default();
+        for i in 0..50 {
+            let (svc, node) = (format!("s{}", i % 3), format!("n{}", i % 4));
+            let desired = if i % 5 == 0 {
+                TaskState::Shutdown
+            } else {
+                TaskState::Running
+            };
+            t.put(task(&format!("t{i:02}"), &svc, &node, desired));
+            let mut n = Node {
+                id: format!("node{i}"),
+                ..Default::default()
+            };
+            n.description.hostname = format!("h{i}");
+            n.spec.role = if i % 2 == 0 {
+                NodeRole::Manager
+            } else {
+                NodeRole::Worker
+            };
+            t.put(n.into_object());
+        }
+        let bulk = Tables::from_image(t.image());
+        assert_eq!(bulk.index, t.index);
+        assert_eq!(bulk.names, t.names);
+        assert_eq!(bulk.objects, t.objects);
     }
 
     #[test]
