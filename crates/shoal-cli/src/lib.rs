@@ -1,5 +1,5 @@
-//! The `shoal` client commands: `swarm …`, `node …`, `service …`, `info` and `version`, printing what the
-//! docker CLI (v28) prints for the same commands.
+//! The `shoal` client commands: `swarm …`, `node …`, `service …`, `secret …`, `config …`, `info`
+//! and `version`, printing what the docker CLI (v28) prints for the same commands.
 //!
 //! This crate owns the client side only. It talks to a daemon solely through the swarm part of
 //! the Docker Engine HTTP API (unix socket or TCP), exactly as the docker CLI would, so it works
@@ -11,6 +11,7 @@
 //! [`CliError::exit_code`].
 #![forbid(unsafe_code)]
 
+mod blob;
 pub mod client;
 mod duration;
 mod error;
@@ -25,6 +26,7 @@ mod service_flags;
 mod service_logs;
 mod service_opts;
 mod service_pretty;
+mod service_refs;
 mod service_table;
 mod swarm;
 mod system;
@@ -53,6 +55,12 @@ pub enum Command {
     /// Manage Swarm services
     #[command(subcommand)]
     Service(ServiceCmd),
+    /// Manage Swarm secrets
+    #[command(subcommand)]
+    Secret(blob::BlobCmd),
+    /// Manage Swarm configs
+    #[command(subcommand)]
+    Config(blob::BlobCmd),
     /// Display system-wide information
     Info(InfoArgs),
     /// Show the shoal version information
@@ -67,6 +75,8 @@ pub async fn run(host: &str, cmd: Command) -> Result<(), CliError> {
         Command::Swarm(c) => swarm::run(&client, c).await,
         Command::Node(c) => node::run(&client, c).await,
         Command::Service(c) => service::run(&client, c).await,
+        Command::Secret(c) => blob::run(&client, blob::Kind::Secret, c).await,
+        Command::Config(c) => blob::run(&client, blob::Kind::Config, c).await,
         Command::Info(a) => system::info(&client, a).await,
         Command::Version(a) => system::version(&client, a).await,
     }

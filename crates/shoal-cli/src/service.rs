@@ -14,6 +14,7 @@ use crate::error::CliError;
 use crate::flags::parse_filter;
 use crate::progress::{Outcome, POLL, Progress, Renderer, Snapshot, terminal_width};
 use crate::service_opts::{CreateArgs, UpdateArgs, create_spec, merge_update};
+use crate::service_refs::{self, RefKind};
 use crate::service_table::{PsContext, TaskView, ls_rows, now_ns, ps_rows};
 use crate::table::table;
 use crate::{service_pretty, template};
@@ -130,7 +131,9 @@ fn join(mut errors: Vec<CliError>) -> Result<(), CliError> {
 }
 
 async fn create(c: &Client, a: CreateArgs) -> Result<(), CliError> {
-    let spec = create_spec(&a)?;
+    let mut spec = create_spec(&a)?;
+    service_refs::apply(c, &mut spec, RefKind::Secret, &a.secret, &[]).await?;
+    service_refs::apply(c, &mut spec, RefKind::Config, &a.config, &[]).await?;
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Created {
@@ -176,6 +179,9 @@ async fn post_update(c: &Client, s: &Service, rollback: bool) -> Result<(), CliE
 async fn update(c: &Client, a: UpdateArgs) -> Result<(), CliError> {
     let mut service = get_service(c, &a.service, false).await?;
     merge_update(&mut service.spec, &a)?;
+    let s = &mut service.spec;
+    service_refs::apply(c, s, RefKind::Secret, &a.secret_add, &a.secret_rm).await?;
+    service_refs::apply(c, s, RefKind::Config, &a.config_add, &a.config_rm).await?;
     post_update(c, &service, a.rollback).await?;
     println!("{}", a.service);
     if a.common.detach {

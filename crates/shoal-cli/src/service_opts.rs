@@ -125,6 +125,12 @@ pub struct CreateArgs {
     /// Publish a port as a node port
     #[arg(short, long, value_parser = f::publish)]
     pub publish: Vec<Vec<EndpointPortConfig>>,
+    /// Specify secrets to expose to the service
+    #[arg(long, value_parser = crate::service_refs::parse_ref)]
+    pub secret: Vec<crate::service_refs::FileRef>,
+    /// Specify configurations to expose to the service
+    #[arg(long, value_parser = crate::service_refs::parse_ref)]
+    pub config: Vec<crate::service_refs::FileRef>,
     #[command(flatten)]
     pub common: CommonFlags,
     /// The image, then the command and its arguments
@@ -174,6 +180,18 @@ pub struct UpdateArgs {
     /// Add or update a placement constraint
     #[arg(long = "constraint-add")]
     pub constraint_add: Vec<String>,
+    /// Add or update a secret on a service
+    #[arg(long = "secret-add", value_parser = crate::service_refs::parse_ref)]
+    pub secret_add: Vec<crate::service_refs::FileRef>,
+    /// Remove a secret
+    #[arg(long = "secret-rm")]
+    pub secret_rm: Vec<String>,
+    /// Add or update a config file on a service
+    #[arg(long = "config-add", value_parser = crate::service_refs::parse_ref)]
+    pub config_add: Vec<crate::service_refs::FileRef>,
+    /// Remove a configuration file
+    #[arg(long = "config-rm")]
+    pub config_rm: Vec<String>,
     /// Remove a constraint
     #[arg(long = "constraint-rm")]
     pub constraint_rm: Vec<String>,
@@ -217,6 +235,10 @@ impl UpdateArgs {
                 && self.container_label_rm.is_empty()
                 && self.constraint_add.is_empty()
                 && self.constraint_rm.is_empty()
+                && self.secret_add.is_empty()
+                && self.secret_rm.is_empty()
+                && self.config_add.is_empty()
+                && self.config_rm.is_empty()
                 && self.placement_pref_add.is_empty()
                 && self.mount_add.is_empty()
                 && self.mount_rm.is_empty()

@@ -3,8 +3,11 @@
 use std::future::Future;
 
 use shoal_types::info::{InitRequest, JoinRequest, SwarmUpdateFlags};
+use shoal_types::secret::{ConfigSpec, SecretSpec};
 use shoal_types::service::ServiceSpec;
-use shoal_types::{Error, Filters, Node, NodeSpec, Service, Swarm, SwarmSpec, Task};
+use shoal_types::{
+    Config, Error, Filters, Node, NodeSpec, Secret, Service, Swarm, SwarmSpec, Task,
+};
 
 /// The node's side of the Engine API. Implemented by the `shoal` binary.
 pub trait Backend: Send + Sync + 'static {
@@ -57,6 +60,33 @@ pub trait Backend: Send + Sync + 'static {
 
     fn task_list(&self, filters: Filters) -> Result<Vec<Task>, Error>;
     fn task_inspect(&self, id: &str) -> Result<Task, Error>;
+
+    /// `POST /secrets/create`: the new secret's ID.
+    fn secret_create(&self, spec: SecretSpec)
+    -> impl Future<Output = Result<String, Error>> + Send;
+    fn secret_list(&self, filters: Filters) -> Result<Vec<Secret>, Error>;
+    /// Never with the data.
+    fn secret_inspect(&self, id: &str) -> Result<Secret, Error>;
+    fn secret_update(
+        &self,
+        id: &str,
+        version: u64,
+        spec: SecretSpec,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    fn secret_remove(&self, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `POST /configs/create`: the new config's ID.
+    fn config_create(&self, spec: ConfigSpec)
+    -> impl Future<Output = Result<String, Error>> + Send;
+    fn config_list(&self, filters: Filters) -> Result<Vec<Config>, Error>;
+    fn config_inspect(&self, id: &str) -> Result<Config, Error>;
+    fn config_update(
+        &self,
+        id: &str,
+        version: u64,
+        spec: ConfigSpec,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    fn config_remove(&self, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// The lines of a service's or a task's tasks; ends when done unless `follow`.
     fn logs(

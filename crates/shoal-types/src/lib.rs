@@ -16,6 +16,7 @@ pub mod logs;
 pub mod meta;
 pub mod node;
 pub mod object;
+pub mod secret;
 pub mod service;
 pub mod task;
 pub mod validate;
@@ -31,5 +32,6 @@ pub use node::{
     NodeState, NodeStatus, Platform, Reachability, Resources, TlsInfo,
 };
 pub use object::{Kind, Object, StoreObject};
+pub use secret::{Config, Secret};
 pub use service::{Mode, Service, ServiceSpec, TaskSpec};
 pub use task::{ContainerStatus, Task, TaskState, TaskStatus};

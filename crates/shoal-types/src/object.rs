@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::Cluster;
 use crate::meta::Meta;
 use crate::node::Node;
+use crate::secret::{Config, Secret};
 use crate::service::Service;
 use crate::task::Task;
 
@@ -15,11 +16,20 @@ pub enum Kind {
     Node,
     Service,
     Task,
+    Secret,
+    Config,
 }
 
 impl Kind {
     /// Every kind, in a fixed order (snapshots are written in it).
-    pub const ALL: [Kind; 4] = [Kind::Cluster, Kind::Node, Kind::Service, Kind::Task];
+    pub const ALL: [Kind; 6] = [
+        Kind::Cluster,
+        Kind::Node,
+        Kind::Secret,
+        Kind::Config,
+        Kind::Service,
+        Kind::Task,
+    ];
 
     /// The lowercase noun Docker's messages use ("node X not found").
     pub fn noun(self) -> &'static str {
@@ -28,6 +38,8 @@ impl Kind {
             Kind::Node => "node",
             Kind::Service => "service",
             Kind::Task => "task",
+            Kind::Secret => "secret",
+            Kind::Config => "config",
         }
     }
 }
@@ -40,6 +52,8 @@ pub enum Object {
     // Boxed: services and tasks carry whole Engine API specs, far larger than the rest.
     Service(Box<Service>),
     Task(Box<Task>),
+    Secret(Secret),
+    Config(Config),
 }
 
 /// A secondary index entry: (index name, key).
@@ -70,6 +84,8 @@ impl Object {
             Object::Node(_) => Kind::Node,
             Object::Service(_) => Kind::Service,
             Object::Task(_) => Kind::Task,
+            Object::Secret(_) => Kind::Secret,
+            Object::Config(_) => Kind::Config,
         }
     }
     pub fn id(&self) -> &str {
@@ -78,6 +94,8 @@ impl Object {
             Object::Node(o) => o.id(),
             Object::Service(o) => o.id(),
             Object::Task(o) => o.id(),
+            Object::Secret(o) => o.id(),
+            Object::Config(o) => o.id(),
         }
     }
     pub fn meta(&self) -> &Meta {
@@ -86,6 +104,8 @@ impl Object {
             Object::Node(o) => o.meta(),
             Object::Service(o) => o.meta(),
             Object::Task(o) => o.meta(),
+            Object::Secret(o) => o.meta(),
+            Object::Config(o) => o.meta(),
         }
     }
     pub fn meta_mut(&mut self) -> &mut Meta {
@@ -94,6 +114,8 @@ impl Object {
             Object::Node(o) => o.meta_mut(),
             Object::Service(o) => o.meta_mut(),
             Object::Task(o) => o.meta_mut(),
+            Object::Secret(o) => o.meta_mut(),
+            Object::Config(o) => o.meta_mut(),
         }
     }
     pub fn unique_name(&self) -> Option<&str> {
@@ -102,6 +124,8 @@ impl Object {
             Object::Node(o) => o.unique_name(),
             Object::Service(o) => o.unique_name(),
             Object::Task(o) => o.unique_name(),
+            Object::Secret(o) => o.unique_name(),
+            Object::Config(o) => o.unique_name(),
         }
     }
     pub fn index_keys(&self) -> Vec<IndexKey> {
@@ -110,6 +134,8 @@ impl Object {
             Object::Node(o) => o.index_keys(),
             Object::Service(o) => o.index_keys(),
             Object::Task(o) => o.index_keys(),
+            Object::Secret(o) => o.index_keys(),
+            Object::Config(o) => o.index_keys(),
         }
     }
 }
@@ -201,6 +227,40 @@ impl StoreObject for Task {
     fn from_object(o: &Object) -> Option<&Self> {
         match o {
             Object::Task(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl StoreObject for Secret {
+    const KIND: Kind = Kind::Secret;
+    meta_accessors!();
+    fn unique_name(&self) -> Option<&str> {
+        Some(self.name())
+    }
+    fn into_object(self) -> Object {
+        Object::Secret(self)
+    }
+    fn from_object(o: &Object) -> Option<&Self> {
+        match o {
+            Object::Secret(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl StoreObject for Config {
+    const KIND: Kind = Kind::Config;
+    meta_accessors!();
+    fn unique_name(&self) -> Option<&str> {
+        Some(self.name())
+    }
+    fn into_object(self) -> Object {
+        Object::Config(self)
+    }
+    fn from_object(o: &Object) -> Option<&Self> {
+        match o {
+            Object::Config(c) => Some(c),
             _ => None,
         }
     }

@@ -1,5 +1,6 @@
 //! Route table.
 
+mod blob;
 mod logs;
 mod node;
 mod service;
@@ -45,6 +46,20 @@ pub fn all<B: Backend>() -> Router<Arc<B>> {
         .route("/tasks/{id}", get(task::inspect::<B>))
         .route("/tasks/{id}/logs", get(logs::task::<B>))
         .route("/services/{id}/logs", get(logs::service::<B>))
+        .route("/secrets", get(blob::secret_list::<B>))
+        .route("/secrets/create", post(blob::secret_create::<B>))
+        .route(
+            "/secrets/{id}",
+            get(blob::secret_inspect::<B>).delete(blob::secret_remove::<B>),
+        )
+        .route("/secrets/{id}/update", post(blob::secret_update::<B>))
+        .route("/configs", get(blob::config_list::<B>))
+        .route("/configs/create", post(blob::config_create::<B>))
+        .route(
+            "/configs/{id}",
+            get(blob::config_inspect::<B>).delete(blob::config_remove::<B>),
+        )
+        .route("/configs/{id}/update", post(blob::config_update::<B>))
         .fallback(not_found)
 }
 

@@ -1,6 +1,7 @@
 //! Control operations: what the Engine API's swarm endpoints do on a manager. Each validates
 //! its input with Docker's texts, then runs one store transaction.
 
+mod blob;
 mod logs;
 mod lookup;
 mod node;

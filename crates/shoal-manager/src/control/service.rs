@@ -51,6 +51,7 @@ impl Manager {
         self.store
             .update(|tx| {
                 check_port_conflicts(&tx.list::<Service>(), &service.spec, "")?;
+                super::blob::check_references(tx.committed(), &service.spec)?;
                 tx.create(service).map_err(TxError::Store)
             })
             .await
@@ -107,6 +108,7 @@ impl Manager {
                 let current = resolve::<Service>(tx.committed(), input, |s| s.name())?;
                 let services = tx.list::<Service>();
                 let updated = apply_update(current, version, spec, rollback, &services)?;
+                super::blob::check_references(tx.committed(), &updated.spec)?;
                 tx.update(updated).map_err(TxError::Store)
             })
             .await

@@ -10,9 +10,11 @@ use shoal_agent::EngineProbe;
 use shoal_agent::session::Wanted;
 use shoal_manager::{Manager, ManagerConfig, TlsMaterial};
 use shoal_types::info::{InitRequest, JoinRequest, SwarmInfo, SwarmUpdateFlags};
+use shoal_types::secret::{ConfigSpec, SecretSpec};
 use shoal_types::service::ServiceSpec;
 use shoal_types::{
-    Error, Filters, Node, NodeDescription, NodeSpec, Service, Swarm, SwarmSpec, Task,
+    Config, Error, Filters, Node, NodeDescription, NodeSpec, Secret, Service, Swarm, SwarmSpec,
+    Task,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -298,6 +300,37 @@ impl shoal_httpapi::Backend for NodeRuntime {
 
     async fn service_remove(&self, id: &str) -> Result<(), Error> {
         self.manager()?.remove_service(id).await
+    }
+
+    async fn secret_create(&self, spec: SecretSpec) -> Result<String, Error> {
+        self.manager()?.create_secret(spec).await
+    }
+    fn secret_list(&self, filters: Filters) -> Result<Vec<Secret>, Error> {
+        self.manager()?.list_secrets(&filters)
+    }
+    fn secret_inspect(&self, id: &str) -> Result<Secret, Error> {
+        self.manager()?.get_secret(id)
+    }
+    async fn secret_update(&self, id: &str, version: u64, spec: SecretSpec) -> Result<(), Error> {
+        self.manager()?.update_secret(id, version, spec).await
+    }
+    async fn secret_remove(&self, id: &str) -> Result<(), Error> {
+        self.manager()?.remove_secret(id).await
+    }
+    async fn config_create(&self, spec: ConfigSpec) -> Result<String, Error> {
+        self.manager()?.create_config(spec).await
+    }
+    fn config_list(&self, filters: Filters) -> Result<Vec<Config>, Error> {
+        self.manager()?.list_configs(&filters)
+    }
+    fn config_inspect(&self, id: &str) -> Result<Config, Error> {
+        self.manager()?.get_config(id)
+    }
+    async fn config_update(&self, id: &str, version: u64, spec: ConfigSpec) -> Result<(), Error> {
+        self.manager()?.update_config(id, version, spec).await
+    }
+    async fn config_remove(&self, id: &str) -> Result<(), Error> {
+        self.manager()?.remove_config(id).await
     }
 
     fn task_list(&self, filters: Filters) -> Result<Vec<Task>, Error> {

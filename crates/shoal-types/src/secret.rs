@@ -1,0 +1,74 @@
+//! Secrets and configs: named blobs that services mount as files. Both keep their data in the
+//! store; the API never returns a secret's data (a config's it does, as Docker does, because
+//! `docker config inspect` shows it). Their specs are the Engine API's own models.
+
+use serde::{Deserialize, Serialize};
+
+pub use bollard_stubs::models::{ConfigSpec, SecretSpec};
+
+use crate::meta::Meta;
+
+/// `GET /secrets/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Secret {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(flatten)]
+    pub meta: Meta,
+    pub spec: SecretSpec,
+}
+
+/// `GET /configs/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Config {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(flatten)]
+    pub meta: Meta,
+    pub spec: ConfigSpec,
+}
+
+impl Secret {
+    /// The name users refer to it by.
+    pub fn name(&self) -> &str {
+        self.spec.name.as_deref().unwrap_or_default()
+    }
+
+    /// As the API shows it: everything but the data.
+    pub fn to_api(&self) -> Secret {
+        let mut out = self.clone();
+        out.spec.data = None;
+        out
+    }
+}
+
+impl Config {
+    /// The name users refer to it by.
+    pub fn name(&self) -> &str {
+        self.spec.name.as_deref().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_shows_its_data() {
+        let s = Secret {
+            id: "abc".into(),
+            spec: SecretSpec {
+                name: Some("db-pass".into()),
+                data: Some("c2VjcmV0".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let json = serde_json::to_value(s.to_api()).unwrap();
+        assert_eq!(json["Spec"]["Name"], "db-pass");
+        assert!(json["Spec"].get("Data").is_none(), "{json}");
+        assert_eq!(s.name(), "db-pass");
+    }
+}

@@ -1,0 +1,257 @@
+//! Secrets and configs through the API, the stock docker CLI and shoal's CLI: Docker's rules
+//! and texts (names, sizes, duplicates, labels-only updates, removal while in use), secret data
+//! never returned, config data returned, and service references resolved and checked.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use shoal_testkit::{Daemon, success};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shoal");
+
+fn swarm() -> Daemon {
+    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    d
+}
+
+fn fails(out: std::process::Output) -> String {
+    assert!(!out.status.success(), "expected a failure: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `docker secret create NAME -` with `data` on stdin.
+fn docker_stdin(d: &Daemon, args: &[&str], data: &[u8]) -> std::process::Output {
+    let mut child = Command::new("docker")
+        .env("DOCKER_HOST", d.host())
+        .env_remove("DOCKER_CONTEXT")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker CLI");
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_docker_cli_manages_secrets_and_configs_with_dockers_rules() {
+    let d = swarm();
+    let id = success(docker_stdin(
+        &d,
+        &["secret", "create", "db_pass", "-"],
+        b"hunter2",
+    ));
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 25, "{id}");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(&conf, "listen 80;\n").unwrap();
+    success(d.docker(&["config", "create", "nginx_conf", conf.to_str().unwrap()]));
+
+    let ls = success(d.docker(&["secret", "ls"]));
+    let header: Vec<&str> = ls.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "NAME", "DRIVER", "CREATED", "UPDATED"],
+        "{ls}"
+    );
+    assert!(ls.contains(&id) && ls.contains("db_pass"), "{ls}");
+    let ls = success(d.docker(&["config", "ls", "--format", "{{.Name}}"]));
+    assert_eq!(ls.trim(), "nginx_conf");
+
+    // A secret's data never comes back; a config's does, as Docker shows it.
+    let inspect: Value =
+        serde_json::from_str(&success(d.docker(&["secret", "inspect", "db_pass"]))).unwrap();
+    assert_eq!(inspect[0]["ID"], id.as_str());
+    assert!(inspect[0]["Spec"].get("Data").is_none(), "{inspect}");
+    let raw = d.http("GET", &format!("/secrets/{id}"), None).text();
+    assert!(!raw.contains("aHVudGVyMg"), "the base64 data leaked: {raw}");
+    let pretty = success(d.docker(&["config", "inspect", "--pretty", "nginx_conf"]));
+    assert!(pretty.contains("Data:\nlisten 80;"), "{pretty}");
+
+    // Docker's refusals.
+    let dup = fails(docker_stdin(
+        &d,
+        &["secret", "create", "db_pass", "-"],
+        b"x",
+    ));
+    assert!(
+        dup.contains("rpc error: code = AlreadyExists desc = secret db_pass already exists"),
+        "{dup}"
+    );
+    let bad = fails(docker_stdin(&d, &["secret", "create", "bad_", "-"], b"x"));
+    assert!(
+        bad.contains("invalid name, only 64 [a-zA-Z0-9-_.] characters allowed"),
+        "{bad}"
+    );
+    let empty = d.http(
+        "POST",
+        "/secrets/create",
+        Some(r#"{"Name":"empty","Data":""}"#),
+    );
+    assert_eq!(empty.status, 400);
+    assert!(
+        empty
+            .text()
+            .contains("secret data must be larger than 0 and less than 512000 bytes"),
+        "{}",
+        empty.text()
+    );
+    let big = base64_of(&vec![b'a'; 512_000]);
+    let r = d.http(
+        "POST",
+        "/secrets/create",
+        Some(&json!({"Name": "big", "Data": big}).to_string()),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    // Labels may change; the data may not.
+    let version = inspect[0]["Version"]["Index"].as_u64().unwrap();
+    let r = d.http(
+        "POST",
+        &format!("/secrets/{id}/update?version={version}"),
+        Some(r#"{"Name":"db_pass","Labels":{"tier":"db"}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let version = d.http("GET", &format!("/secrets/{id}"), None).json()["Version"]["Index"]
+        .as_u64()
+        .unwrap();
+    let r = d.http(
+        "POST",
+        &format!("/secrets/{id}/update?version={version}"),
+        Some(r#"{"Name":"db_pass","Data":"b3RoZXI="}"#),
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("only updates to Labels are allowed"),
+        "{}",
+        r.text()
+    );
+    let labelled = success(d.docker(&["secret", "ls", "--filter", "label=tier=db", "-q"]));
+    assert_eq!(labelled.trim(), id);
+
+    // Services refer to them; while one does, neither can be removed.
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "web",
+        "--secret",
+        "db_pass",
+        "--config",
+        "source=nginx_conf,target=/etc/nginx.conf,mode=0440",
+        "busybox",
+        "sleep",
+        "600",
+    ]));
+    let refs: Value = serde_json::from_str(&success(d.docker(&[
+        "service",
+        "inspect",
+        "web",
+        "--format",
+        "{{json .Spec.TaskTemplate.ContainerSpec}}",
+    ])))
+    .unwrap();
+    assert_eq!(refs["Secrets"][0]["SecretID"], id.as_str());
+    assert_eq!(refs["Secrets"][0]["File"]["Name"], "db_pass");
+    assert_eq!(refs["Configs"][0]["File"]["Name"], "/etc/nginx.conf");
+    assert_eq!(refs["Configs"][0]["File"]["Mode"], 0o440);
+    let in_use = fails(d.docker(&["secret", "rm", "db_pass"]));
+    assert!(
+        in_use.contains(
+            "rpc error: code = InvalidArgument desc = secret 'db_pass' is in use by the \
+             following service: web"
+        ),
+        "{in_use}"
+    );
+    let in_use = fails(d.docker(&["config", "rm", "nginx_conf"]));
+    assert!(
+        in_use.contains("config 'nginx_conf' is in use by the following service: web"),
+        "{in_use}"
+    );
+    success(d.docker(&["service", "update", "-d", "--secret-rm", "db_pass", "web"]));
+    assert_eq!(
+        success(d.docker(&["secret", "rm", "db_pass"])).trim(),
+        "db_pass"
+    );
+    let gone = fails(d.docker(&["secret", "inspect", "db_pass"]));
+    assert!(gone.contains("db_pass"), "{gone}");
+    success(d.docker(&["service", "rm", "web"]));
+    success(d.docker(&["config", "rm", "nginx_conf"]));
+    assert_eq!(success(d.docker(&["config", "ls", "-q"])).trim(), "");
+}
+
+fn base64_of(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn shoals_cli_creates_lists_and_references_them() {
+    let d = swarm();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    std::fs::write(&file, "s3cr3t").unwrap();
+    success(d.shoal(&[
+        "secret",
+        "create",
+        "-l",
+        "app=web",
+        "api_key",
+        file.to_str().unwrap(),
+    ]));
+    success(d.shoal(&["config", "create", "app_conf", file.to_str().unwrap()]));
+    let ls = success(d.shoal(&["secret", "ls"]));
+    assert!(ls.starts_with("ID "), "{ls}");
+    assert!(ls.contains("api_key"), "{ls}");
+    let pretty = success(d.shoal(&["secret", "inspect", "--pretty", "api_key"]));
+    assert!(pretty.contains("Name:\t\t\tapi_key"), "{pretty}");
+    assert!(pretty.contains(" - app=web"), "{pretty}");
+    assert!(!pretty.contains("s3cr3t"), "{pretty}");
+    // A reference to a missing secret is refused by the CLI, as docker's is.
+    let missing = fails(d.shoal(&["service", "create", "-d", "--secret", "nosuch", "busybox"]));
+    assert!(missing.contains("secret not found: nosuch"), "{missing}");
+    // And by the API, for clients that send IDs directly.
+    let spec = json!({"Name": "raw", "TaskTemplate": {"ContainerSpec": {"Image": "busybox",
+        "Secrets": [{"SecretID": "nope", "SecretName": "ghost",
+                     "File": {"Name": "ghost", "UID": "0", "GID": "0", "Mode": 292}}]}}});
+    let r = d.http("POST", "/services/create", Some(&spec.to_string()));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("rpc error: code = InvalidArgument desc = secret not found: ghost"),
+        "{}",
+        r.text()
+    );
+    success(d.shoal(&[
+        "service", "create", "-d", "--name", "app", "--secret", "api_key", "--config", "app_conf",
+        "busybox", "sleep", "600",
+    ]));
+    let rm = fails(d.shoal(&["secret", "rm", "api_key"]));
+    assert!(
+        rm.contains("is in use by the following service: app"),
+        "{rm}"
+    );
+    success(d.shoal(&["service", "update", "-d", "--secret-rm", "api_key", "app"]));
+    success(d.shoal(&["secret", "rm", "api_key"]));
+}
