@@ -132,12 +132,72 @@ pub struct Task {
         skip_serializing_if = "String::is_empty"
     )]
     pub service_name: String,
+    /// The secret and config files the task mounts, with their data, added by the dispatcher
+    /// only to what it sends the node that runs the task: never in the store, the API, or
+    /// anything an agent writes to disk.
+    #[serde(rename = "ShoalFiles", default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<TaskFile>,
+}
+
+/// Whether a task file is a secret or a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Secret,
+    Config,
+}
+
+/// One secret or config as a task sees it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskFile {
+    pub kind: FileKind,
+    /// The secret's or config's name.
+    pub name: String,
+    /// Where the task finds it: a relative target of a secret is under `/run/secrets/`, of a
+    /// config under `/` (Docker's rules).
+    pub path: String,
+    pub uid: String,
+    pub gid: String,
+    pub mode: u32,
+    /// The content, base64.
+    pub data: String,
+}
+
+impl std::fmt::Debug for TaskFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskFile")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TaskFile {
+    /// Where a reference's `target` ends up for `kind`.
+    pub fn path_for(kind: FileKind, target: &str) -> String {
+        match (kind, target.starts_with('/')) {
+            (_, true) => target.to_string(),
+            (FileKind::Secret, false) => format!("/run/secrets/{target}"),
+            (FileKind::Config, false) => format!("/{target}"),
+        }
+    }
 }
 
 impl Task {
+    /// The task without its files' data (what an agent may keep on disk).
+    pub fn without_files(&self) -> Task {
+        Task {
+            files: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// The task as the API shows it (internal fields removed).
     pub fn to_api(&self) -> Task {
         Task {
+            files: Vec::new(),
             spec_version: 0,
             service_name: String::new(),
             ..self.clone()

@@ -255,3 +255,103 @@ fn shoals_cli_creates_lists_and_references_them() {
     success(d.shoal(&["service", "update", "-d", "--secret-rm", "api_key", "app"]));
     success(d.shoal(&["secret", "rm", "api_key"]));
 }
+
+/// Every regular file under `dir` on the same filesystem (tmpfs mounts inside are skipped:
+/// they are memory, which is where secrets belong) that contains `marker`.
+fn on_disk_with(dir: &std::path::Path, marker: &str) -> Vec<String> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "find '{}' -xdev -type f -exec grep -l -F '{marker}' {{}} + 2>/dev/null",
+            dir.display()
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_process_task_reads_its_secret_and_config_with_owner_and_mode_from_memory() {
+    let d = swarm();
+    let marker = format!("marker-{}-{}", std::process::id(), shoal_types::new_id());
+    success(docker_stdin(
+        &d,
+        &["secret", "create", "db_pass", "-"],
+        marker.as_bytes(),
+    ));
+    success(docker_stdin(
+        &d,
+        &["config", "create", "app_conf", "-"],
+        b"port=8080",
+    ));
+    // The task proves it read the secret by its hash: printing it would put it in the log.
+    let script = "sha256sum < $SHOAL_SECRETS_DIR/db; stat -c 'secret %u %g %a' $SHOAL_SECRETS_DIR/db; \
+                  cat $SHOAL_FILES/etc/app.conf; echo; stat -c 'config %u %g %a' $SHOAL_FILES/etc/app.conf; \
+                  exec sleep 600";
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "reader",
+        "--secret",
+        "source=db_pass,target=db,uid=33,gid=34,mode=0400",
+        "--config",
+        "source=app_conf,target=/etc/app.conf",
+        "busybox",
+        "/bin/sh",
+        "-c",
+        script,
+    ]));
+    let logs = shoal_testkit::wait_for(
+        "the task's output",
+        std::time::Duration::from_secs(30),
+        || {
+            let r = d.http("GET", "/services/reader/logs?stdout=1&stderr=1", None);
+            let text = r.text();
+            text.contains("config ").then_some(text)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    assert!(logs.contains(&sha256_hex(marker.as_bytes())), "{logs}");
+    assert!(!logs.contains(&marker), "{logs}");
+    assert!(logs.contains("secret 33 34 400"), "{logs}");
+    assert!(logs.contains("port=8080"), "{logs}");
+    assert!(logs.contains("config 0 0 444"), "{logs}");
+    // The agent keeps the data in memory and on the task's tmpfs only.
+    for sub in ["agent", "tasks"] {
+        let found = on_disk_with(&d.data_dir().join(sub), &marker);
+        assert!(found.is_empty(), "the secret is on disk in {found:?}");
+    }
+    // Once the service is gone, so is the tmpfs.
+    success(d.docker(&["service", "rm", "reader"]));
+    shoal_testkit::wait_for(
+        "the task's tmpfs unmounted",
+        std::time::Duration::from_secs(30),
+        || {
+            let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+            (!mounts.contains(&d.data_dir().join("tasks").display().to_string())).then_some(())
+        },
+    )
+    .unwrap();
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let out = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(data)?;
+            c.wait_with_output()
+        })
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}

@@ -20,6 +20,7 @@ pub fn build(
     dir: &TaskDir,
     etc: &Path,
     port: Option<u16>,
+    files_root: Option<&Path>,
 ) -> Result<Launch, DriverError> {
     let spec = container_spec(task)?;
     let argv: Vec<String> = spec
@@ -40,13 +41,20 @@ pub fn build(
     };
     let home = identity.as_ref().and_then(|i| i.home.clone());
     let hostname = spec.hostname.clone().filter(|h| !h.is_empty());
-    let env = environment(
+    let mut env = environment(
         spec.env.as_deref().unwrap_or_default(),
         home.as_deref()
             .unwrap_or(if identity.is_none() { "/root" } else { "/" }),
         &hostname.unwrap_or_else(crate::describe::hostname),
         port,
     );
+    if let Some(root) = files_root {
+        env.push(format!("SHOAL_FILES={}", root.display()));
+        env.push(format!(
+            "SHOAL_SECRETS_DIR={}",
+            root.join("run/secrets").display()
+        ));
+    }
     let limits = task.spec.resources.as_ref().and_then(|r| r.limits.as_ref());
     Ok(Launch {
         task_id: task.id.clone(),
@@ -139,7 +147,7 @@ mod tests {
             ..Default::default()
         });
         let dir = TaskDir::new(Path::new("/tmp/tasks"), "t1");
-        let l = build(&t, &dir, Path::new("/etc"), Some(20001)).unwrap();
+        let l = build(&t, &dir, Path::new("/etc"), Some(20001), None).unwrap();
         assert_eq!(l.argv, ["/bin/sh", "-c", "echo hi"]);
         assert_eq!((l.uid, l.gid), (Some(0), Some(0)));
         assert_eq!(l.dir, dir.work());
@@ -159,7 +167,7 @@ mod tests {
         });
         let dir = TaskDir::new(Path::new("/tmp"), "t1");
         assert!(
-            build(&t, &dir, Path::new("/etc"), None)
+            build(&t, &dir, Path::new("/etc"), None, None)
                 .unwrap_err()
                 .to_string()
                 .contains("needs a command")
@@ -184,6 +192,7 @@ mod tests {
             &t,
             &TaskDir::new(Path::new("/tmp"), "t1"),
             Path::new("/etc"),
+            None,
             None,
         )
         .unwrap();

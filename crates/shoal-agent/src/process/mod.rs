@@ -5,6 +5,7 @@
 
 mod cgroup;
 mod control;
+mod files;
 mod launch;
 mod layout;
 mod logs;
@@ -114,8 +115,12 @@ impl ProcessDriver {
             *cursor = port.wrapping_add(1);
             Some(port)
         };
-        let launch = launch::build(task, &dir, &self.cfg.etc, port)?;
+        let files_root = (!task.files.is_empty()).then(|| files::root(dir.path()));
+        let launch = launch::build(task, &dir, &self.cfg.etc, port, files_root.as_deref())?;
         std::fs::create_dir_all(dir.work()).map_err(|e| io("creating", e))?;
+        if let Some(root) = &files_root {
+            files::install(root, &task.files)?;
+        }
         if let (Some(uid), gid) = (launch.uid, launch.gid) {
             std::os::unix::fs::chown(dir.work(), Some(uid), gid).map_err(|e| io("chown", e))?;
         }
@@ -227,6 +232,7 @@ impl ProcessDriver {
         self.stop_task(task_id).await?;
         let dir = self.dir(task_id);
         cgroup::remove(Path::new(cgroup::CGROUP_ROOT), task_id);
+        files::remove(&files::root(dir.path()));
         match tokio::fs::remove_dir_all(dir.path()).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

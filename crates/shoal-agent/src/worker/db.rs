@@ -101,10 +101,15 @@ impl TaskDb {
 
     /// Temp file and rename, so a crash leaves the old record or the new one, never half.
     /// No fsync: a record lost to a power cut is rebuilt from the manager's assignment.
+    /// Secret and config data stay in memory: the record on disk has the task without them.
     fn write(&self, record: &Record) -> Result<(), WorkerError> {
         let path = self.path(&record.task.id);
         let io = |e| WorkerError::io(format!("writing {}", path.display()), e);
-        let bytes = serde_json::to_vec(record).map_err(|e| io(std::io::Error::other(e)))?;
+        let on_disk = Record {
+            task: record.task.without_files(),
+            status: record.status.clone(),
+        };
+        let bytes = serde_json::to_vec(&on_disk).map_err(|e| io(std::io::Error::other(e)))?;
         let tmp = path.with_extension("tmp");
         std::fs::File::create(&tmp)
             .and_then(|mut f| f.write_all(&bytes))

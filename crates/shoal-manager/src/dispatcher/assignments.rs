@@ -67,8 +67,9 @@ impl Pending {
         }
     }
 
-    /// The incremental message, if anything changed.
-    pub fn take(&mut self) -> Option<Assignments> {
+    /// The incremental message, if anything changed; `prepare` readies each changed task
+    /// for the wire (its files attached).
+    pub fn take(&mut self, prepare: impl Fn(Task) -> Task) -> Option<Assignments> {
         if self.changed.is_empty() && self.removed.is_empty() {
             return None;
         }
@@ -76,7 +77,10 @@ impl Pending {
         let removed = std::mem::take(&mut self.removed);
         Some(Assignments {
             kind: Kind::Incremental as i32,
-            tasks_json: changed.values().map(to_json).collect(),
+            tasks_json: changed
+                .into_values()
+                .map(|t| to_json(&prepare(t)))
+                .collect(),
             removed: removed.into_iter().collect(),
         })
     }
@@ -104,7 +108,7 @@ mod tests {
             &Event::Created(Box::new(task("a", "n1", TaskState::Pending))),
             "n1",
         );
-        assert!(p.take().is_none(), "not assigned yet");
+        assert!(p.take(|t| t).is_none(), "not assigned yet");
         let ev = Event::Updated {
             old: Box::new(task("a", "n1", TaskState::Pending)),
             new: Box::new(task("a", "n1", TaskState::Assigned)),
@@ -114,13 +118,13 @@ mod tests {
             &Event::Created(Box::new(task("b", "n2", TaskState::Assigned))),
             "n1",
         );
-        let m = p.take().unwrap();
+        let m = p.take(|t| t).unwrap();
         assert_eq!(m.kind, Kind::Incremental as i32);
         assert_eq!(m.tasks_json.len(), 1);
         p.on_event(
             &Event::Deleted(Box::new(task("a", "n1", TaskState::Shutdown))),
             "n1",
         );
-        assert_eq!(p.take().unwrap().removed, ["a"]);
+        assert_eq!(p.take(|t| t).unwrap().removed, ["a"]);
     }
 }

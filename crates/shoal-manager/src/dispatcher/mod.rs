@@ -4,6 +4,7 @@
 //! mutual-TLS certificate; messages cannot claim another node.
 
 mod assignments;
+mod files;
 mod logs;
 mod service;
 mod sessions;

@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 use tracing::{debug, info};
 
 use super::assignments::{Pending, complete, is_assigned_to};
+use super::files;
 use super::{LogBroker, Sessions};
 use crate::auth::{Authorizer, certificate_role, role_name};
 use crate::members::not_leader;
@@ -93,13 +94,13 @@ impl Dispatcher for DispatcherService {
         let (session_id, ended) = self.sessions.open(&node_id);
         let subscriptions = self.logs.attach(&node_id);
         info!(node.id = %node_id, "agent session opened");
-        let (initial, events) = self
-            .store
-            .view_and_watch(|v| v.find::<Task>("node", &node_id));
-        let initial: Vec<Task> = initial
-            .into_iter()
-            .filter(|t| is_assigned_to(t, &node_id))
-            .collect();
+        let (initial, events) = self.store.view_and_watch(|v| {
+            v.find::<Task>("node", &node_id)
+                .into_iter()
+                .filter(|t| is_assigned_to(t, &node_id))
+                .map(|t| files::attach(v, t))
+                .collect::<Vec<Task>>()
+        });
         let (tx, rx) = mpsc::channel(16);
         let period_ms = self.sessions.config().period.as_millis() as i64;
         let first = SessionMessage {
@@ -285,7 +286,7 @@ impl StreamCtx {
                     if self.send_membership_changes().await.is_err() {
                         return;
                     }
-                    pending.take()
+                    pending.take(|t| self.store.view(|v| files::attach(v, t)))
                 }
                 Ok(ev) => {
                     pending.on_event(&ev, &self.node_id);
@@ -294,11 +295,13 @@ impl StreamCtx {
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Missed events: resend the whole set, the agent reconciles.
                     pending = Pending::default();
-                    let all = self.store.view(|v| v.find::<Task>("node", &self.node_id));
-                    let all: Vec<Task> = all
-                        .into_iter()
-                        .filter(|t| is_assigned_to(t, &self.node_id))
-                        .collect();
+                    let all: Vec<Task> = self.store.view(|v| {
+                        v.find::<Task>("node", &self.node_id)
+                            .into_iter()
+                            .filter(|t| is_assigned_to(t, &self.node_id))
+                            .map(|t| files::attach(v, t))
+                            .collect()
+                    });
                     Some(complete(&all))
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
