@@ -19,6 +19,7 @@
 mod describe;
 pub mod docker;
 pub mod driver;
+mod files;
 pub mod join;
 pub mod process;
 pub mod runner;

@@ -6,9 +6,11 @@ mod config;
 mod inspect;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::models::{ContainerCreateBody, Mount, MountType};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
@@ -20,6 +22,7 @@ use shoal_types::Task;
 use crate::driver::{
     Driver, DriverError, Exit, LogLine, LogOptions, LogSource, LogStream, Observed, Phase,
 };
+use crate::files;
 pub use config::{MANAGED_LABEL, TASK_ID_LABEL, create_body, grace_seconds, image_ref};
 use inspect::{has_healthcheck, is_status, observed};
 
@@ -31,6 +34,9 @@ pub struct DockerDriver {
     docker: Docker,
     node_id: String,
     poll: Duration,
+    /// Where each task's secrets and configs get a tmpfs (`<dir>/<task id>/files`), bound
+    /// into its container file by file; `None` refuses tasks that have any.
+    files_dir: Option<PathBuf>,
 }
 
 impl DockerDriver {
@@ -50,6 +56,50 @@ impl DockerDriver {
             docker,
             node_id: node_id.into(),
             poll: Duration::from_millis(250),
+            files_dir: None,
+        }
+    }
+
+    /// Lets tasks mount secrets and configs, from tmpfs mounts under `dir`.
+    pub fn with_files_dir(mut self, dir: PathBuf) -> Self {
+        self.files_dir = Some(dir);
+        self
+    }
+
+    /// Mounts the task's files on its tmpfs and binds each into the container, read-only.
+    fn install_files(
+        &self,
+        task: &Task,
+        body: &mut ContainerCreateBody,
+    ) -> Result<(), DriverError> {
+        if task.files.is_empty() {
+            return Ok(());
+        }
+        let dir = self.files_dir.as_ref().ok_or_else(|| {
+            DriverError::InvalidSpec("this node cannot mount secrets or configs".into())
+        })?;
+        let root = files::root(&dir.join(&task.id));
+        files::install(&root, &task.files)?;
+        let host = body.host_config.get_or_insert_with(Default::default);
+        let mounts = host.mounts.get_or_insert_with(Vec::new);
+        for f in &task.files {
+            mounts.push(Mount {
+                target: Some(f.path.clone()),
+                source: Some(files::host_path(&root, f).display().to_string()),
+                typ: Some(MountType::BIND),
+                read_only: Some(true),
+                ..Default::default()
+            });
+        }
+        Ok(())
+    }
+
+    /// Unmounts and deletes a task's file tmpfs, if it had one.
+    fn remove_files(&self, task_id: &str) {
+        if let Some(dir) = &self.files_dir {
+            let task_dir = dir.join(task_id);
+            files::remove(&files::root(&task_dir));
+            let _ = std::fs::remove_dir_all(task_dir);
         }
     }
 
@@ -70,7 +120,8 @@ impl DockerDriver {
     }
 
     async fn prepare_task(&self, task: &Task) -> Result<(), DriverError> {
-        let body = create_body(task, &self.node_id)?;
+        let mut body = create_body(task, &self.node_id)?;
+        self.install_files(task, &mut body)?;
         let image = body.image.clone().unwrap_or_default();
         match self.docker.inspect_image(&image).await {
             Ok(_) => {}
@@ -231,6 +282,7 @@ impl DockerDriver {
                 Err(e) => return Err(e.into()),
             }
         }
+        self.remove_files(task_id);
         Ok(())
     }
 

@@ -5,7 +5,6 @@
 
 mod cgroup;
 mod control;
-mod files;
 mod launch;
 mod layout;
 mod logs;
@@ -26,6 +25,7 @@ use shoal_types::Task;
 use crate::driver::{
     Driver, DriverError, Exit, LogOptions, LogStream, Observed, Phase, published_ports,
 };
+use crate::files;
 use layout::{TaskDir, write_json};
 pub use ports::DEFAULT_PORT_RANGE;
 pub use shim::shim_main;

@@ -28,7 +28,12 @@ pub async fn driver(
     node_id: &str,
     data_dir: &Path,
 ) -> Result<Arc<dyn Driver>, String> {
-    let docker = || DockerDriver::connect(engine_socket, node_id.to_string());
+    let files_dir = data_dir.join("docker-files");
+    let docker = || async {
+        DockerDriver::connect(engine_socket, node_id.to_string())
+            .await
+            .map(|d| d.with_files_dir(files_dir.clone()))
+    };
     let process = || -> Result<Arc<dyn Driver>, String> {
         let shim =
             std::env::current_exe().map_err(|e| format!("cannot find the shoal binary: {e}"))?;

@@ -1,7 +1,8 @@
-//! A process task's secrets and configs: written to a tmpfs mounted privately for the task, so
-//! they never touch the node's disk, with the owner and mode the reference asks for. The task
-//! finds them under `$SHOAL_FILES` at the paths a container would see (`/run/secrets/db` is
-//! `$SHOAL_FILES/run/secrets/db`); `$SHOAL_SECRETS_DIR` is `$SHOAL_FILES/run/secrets`.
+//! A task's secrets and configs on the node: written to a tmpfs mounted for the task alone, so
+//! they never touch the node's disk, with the owner and mode the reference asks for, at the
+//! paths a container sees under the tmpfs root (`/run/secrets/db` is `<root>/run/secrets/db`).
+//! The process driver points the task at the root (`$SHOAL_FILES`); the docker driver
+//! bind-mounts each file read-only into the container.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,9 +13,14 @@ use shoal_types::task::TaskFile;
 
 use crate::driver::DriverError;
 
-/// The task's file root (a tmpfs) inside its directory.
+/// The task's file root (a tmpfs) inside a directory of its own.
 pub fn root(task_dir: &Path) -> PathBuf {
     task_dir.join("files")
+}
+
+/// Where `file` lives under `root`.
+pub fn host_path(root: &Path, file: &TaskFile) -> PathBuf {
+    root.join(file.path.trim_start_matches('/'))
 }
 
 /// Mounts the tmpfs at `root` and writes every file.
@@ -31,13 +37,13 @@ pub fn install(root: &Path, files: &[TaskFile]) -> Result<(), DriverError> {
         )
         .map_err(|e| {
             DriverError::Start(format!(
-                "cannot mount a tmpfs for the task's secrets and configs ({e}); the process \
-                 driver keeps them off disk and needs root for that"
+                "cannot mount a tmpfs for the task's secrets and configs ({e}); they are kept \
+                 off disk, which needs root"
             ))
         })?;
     }
     for f in files {
-        let path = root.join(f.path.trim_start_matches('/'));
+        let path = host_path(root, f);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io("creating a file's directory", e))?;
         }
