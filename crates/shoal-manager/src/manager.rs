@@ -34,6 +34,8 @@ pub struct ManagerConfig {
     pub snapshot_interval: u64,
     /// Missed heartbeat periods before a node is Down.
     pub heartbeat_grace_periods: u32,
+    /// Seals the store's log and snapshots on disk; plain when `None` (tests).
+    pub data_key: Option<[u8; shoal_store::DATA_KEY_LEN]>,
 }
 
 /// Why a manager could not start.
@@ -63,6 +65,9 @@ impl Manager {
     pub async fn start(cfg: ManagerConfig, listener: TcpListener) -> Result<Manager, ManagerError> {
         let mut store_cfg = StoreConfig::new(cfg.store_dir.clone(), cfg.raft_id);
         store_cfg.snapshot_interval = cfg.snapshot_interval;
+        if let Some(key) = &cfg.data_key {
+            store_cfg.sealer = shoal_store::Sealer::new(key);
+        }
         let connector = MtlsConnector::new(cfg.tls.clone());
         let server_tls = Arc::new(ServerTls::new(&cfg.tls).map_err(Error::internal)?);
         let store = Store::open(store_cfg, connector.clone()).await?;

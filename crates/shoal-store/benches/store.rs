@@ -115,9 +115,14 @@ fn filesystem_of(path: &Path) -> String {
         .map_or_else(|| "filesystem unknown".to_string(), |(_, s)| s)
 }
 
+/// The data key the bench seals with (fixed, so every restart process can open the store).
+const BENCH_KEY: [u8; shoal_store::DATA_KEY_LEN] = [7; shoal_store::DATA_KEY_LEN];
+
 async fn open(dir: &Path) -> Store {
-    // Defaults throughout: snapshots every 10,000 entries, 500 kept behind.
-    let cfg = StoreConfig::new(dir.to_path_buf(), 1);
+    // Defaults throughout: snapshots every 10,000 entries, 500 kept behind; log and snapshots
+    // sealed with a data key as a manager's are.
+    let mut cfg = StoreConfig::new(dir.to_path_buf(), 1);
+    cfg.sealer = shoal_store::Sealer::new(&BENCH_KEY);
     Store::open(cfg, Arc::new(NoPeers))
         .await
         .expect("open the store")

@@ -13,16 +13,19 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 use crate::disk::{self, KEY_COMMITTED, KEY_PURGED, KEY_VOTE, LOG};
 use crate::raft_types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::seal::Sealer;
 
 /// The Raft log in the store's redb file.
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
+    /// Entries on disk are sealed with the manager's data key (they carry secrets' data).
+    sealer: Sealer,
 }
 
 impl LogStore {
-    pub fn new(db: Arc<Database>) -> Self {
-        Self { db }
+    pub fn new(db: Arc<Database>, sealer: Sealer) -> Self {
+        Self { db, sealer }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -48,6 +51,14 @@ impl LogStore {
     }
 }
 
+/// An entry as stored (sealed, or clear from before encryption).
+fn decode_entry(sealer: &Sealer, stored: &[u8]) -> Result<Entry, redb::Error> {
+    let plain = sealer
+        .open(stored)
+        .map_err(|e| redb::Error::Corrupted(format!("log entry: {e}")))?;
+    serde_json::from_slice(&plain).map_err(|e| redb::Error::Corrupted(format!("log entry: {e}")))
+}
+
 fn to_bounds(range: impl RangeBounds<u64>) -> (u64, Option<u64>) {
     let start = match range.start_bound() {
         Bound::Included(s) => *s,
@@ -68,6 +79,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
         let (start, end) = to_bounds(range);
+        let sealer = self.sealer.clone();
         self.blocking(move |db| {
             let tx = db.begin_read()?;
             let table = tx.open_table(LOG)?;
@@ -78,8 +90,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             let mut out = Vec::new();
             for item in iter {
                 let (_, v) = item?;
-                let entry: Entry = serde_json::from_slice(v.value())
-                    .map_err(|e| redb::Error::Corrupted(format!("log entry: {e}")))?;
+                let entry = decode_entry(&sealer, v.value())?;
                 out.push(entry);
             }
             Ok(out)
@@ -93,16 +104,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        self.blocking(|db| {
+        let sealer = self.sealer.clone();
+        self.blocking(move |db| {
             let last_purged: Option<LogId> = Self::read_json(db, KEY_PURGED)?;
             let tx = db.begin_read()?;
             let table = tx.open_table(LOG)?;
             let last = match table.last()? {
-                Some((_, v)) => {
-                    let e: Entry = serde_json::from_slice(v.value())
-                        .map_err(|e| redb::Error::Corrupted(format!("log entry: {e}")))?;
-                    Some(e.log_id)
-                }
+                Some((_, v)) => Some(decode_entry(&sealer, v.value())?.log_id),
                 None => last_purged,
             };
             Ok(LogState {
@@ -162,7 +170,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map(|e| {
                 (
                     e.log_id.index,
-                    serde_json::to_vec(&e).expect("an entry serialises"),
+                    self.sealer
+                        .seal(serde_json::to_vec(&e).expect("an entry serialises")),
                 )
             })
             .collect();

@@ -20,6 +20,7 @@ use crate::disk::SNAPSHOT;
 use crate::raft_types::{
     Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TxResponse, TypeConfig,
 };
+use crate::seal::Sealer;
 use crate::tables::{Tables, TablesImage};
 use crate::tx::{self, Event};
 
@@ -84,6 +85,8 @@ fn parse_parallel(
 pub struct StateMachine {
     shared: Arc<Shared>,
     db: Arc<Database>,
+    /// Snapshots on disk are sealed with the manager's data key.
+    sealer: Sealer,
     last_applied: Option<LogId>,
     membership: StoredMembership,
     snapshot_seq: u64,
@@ -91,16 +94,21 @@ pub struct StateMachine {
 
 impl StateMachine {
     /// Restores the state machine from the latest snapshot in `db`, if any.
-    pub fn restore(db: Arc<Database>, shared: Arc<Shared>) -> Result<Self, StorageError> {
+    pub fn restore(
+        db: Arc<Database>,
+        shared: Arc<Shared>,
+        sealer: Sealer,
+    ) -> Result<Self, StorageError> {
         let mut sm = Self {
             shared,
             db,
+            sealer,
             last_applied: None,
             membership: StoredMembership::default(),
             snapshot_seq: 0,
         };
-        if let Some((_, data)) =
-            read_snapshot(&sm.db).map_err(|e| StorageIOError::read_snapshot(None, &e))?
+        if let Some((_, data)) = read_snapshot(&sm.db, &sm.sealer)
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
         {
             sm.load(&data)?;
         }
@@ -165,7 +173,10 @@ impl StateMachine {
     }
 }
 
-fn read_snapshot(db: &Database) -> Result<Option<(SnapshotMeta, Vec<u8>)>, redb::Error> {
+fn read_snapshot(
+    db: &Database,
+    sealer: &Sealer,
+) -> Result<Option<(SnapshotMeta, Vec<u8>)>, redb::Error> {
     let tx = db.begin_read()?;
     let table = tx.open_table(SNAPSHOT)?;
     let (Some(meta), Some(data)) = (table.get("meta")?, table.get("data")?) else {
@@ -173,11 +184,22 @@ fn read_snapshot(db: &Database) -> Result<Option<(SnapshotMeta, Vec<u8>)>, redb:
     };
     let meta: SnapshotMeta = serde_json::from_slice(meta.value())
         .map_err(|e| redb::Error::Corrupted(format!("snapshot meta: {e}")))?;
-    Ok(Some((meta, data.value().to_vec())))
+    let data = sealer
+        .open(data.value())
+        .map_err(|e| redb::Error::Corrupted(format!("snapshot: {e}")))?
+        .into_owned();
+    Ok(Some((meta, data)))
 }
 
-fn write_snapshot(db: &Database, meta: &SnapshotMeta, data: &[u8]) -> Result<(), redb::Error> {
+fn write_snapshot(
+    db: &Database,
+    sealer: &Sealer,
+    meta: &SnapshotMeta,
+    data: &[u8],
+) -> Result<(), redb::Error> {
     let meta = serde_json::to_vec(meta).expect("snapshot meta serialises");
+    let data = sealer.seal(data.to_vec());
+    let data = data.as_slice();
     let tx = db.begin_write()?;
     {
         let mut table = tx.open_table(SNAPSHOT)?;
@@ -198,8 +220,13 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             last_membership: self.membership.clone(),
             snapshot_id: format!("{}-{}", last.map_or(0, |l| l.index), self.snapshot_seq),
         };
-        let (db, m, d) = (self.db.clone(), meta.clone(), data.clone());
-        tokio::task::spawn_blocking(move || write_snapshot(&db, &m, &d))
+        let (db, m, d, sealer) = (
+            self.db.clone(),
+            meta.clone(),
+            data.clone(),
+            self.sealer.clone(),
+        );
+        tokio::task::spawn_blocking(move || write_snapshot(&db, &sealer, &m, &d))
             .await
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
@@ -234,6 +261,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 events: broadcast::channel(1).0,
             }),
             db: self.db.clone(),
+            sealer: self.sealer.clone(),
             last_applied: self.last_applied,
             membership: self.membership.clone(),
             snapshot_seq: self.snapshot_seq,
@@ -250,8 +278,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let (db, m, d) = (self.db.clone(), meta.clone(), data.clone());
-        tokio::task::spawn_blocking(move || write_snapshot(&db, &m, &d))
+        let (db, m, d, sealer) = (
+            self.db.clone(),
+            meta.clone(),
+            data.clone(),
+            self.sealer.clone(),
+        );
+        tokio::task::spawn_blocking(move || write_snapshot(&db, &sealer, &m, &d))
             .await
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
@@ -259,8 +292,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
-        let db = self.db.clone();
-        let found = tokio::task::spawn_blocking(move || read_snapshot(&db))
+        let (db, sealer) = (self.db.clone(), self.sealer.clone());
+        let found = tokio::task::spawn_blocking(move || read_snapshot(&db, &sealer))
             .await
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;

@@ -16,6 +16,7 @@ use crate::error::StoreError;
 use crate::log_store::LogStore;
 use crate::network::{Connector, Contacts, Network};
 use crate::raft_types::{NodeId, Raft};
+use crate::seal::Sealer;
 use crate::state_machine::{Shared, StateMachine};
 use crate::tables::Tables;
 use crate::tx::{Event, ReadTx, Transaction, WriteTx};
@@ -33,6 +34,8 @@ pub struct StoreConfig {
     pub keep_entries: u64,
     pub heartbeat: Duration,
     pub election_timeout: (Duration, Duration),
+    /// Seals log entries and snapshots on disk (the manager's data key); plain when unset.
+    pub sealer: Sealer,
 }
 
 impl StoreConfig {
@@ -48,6 +51,7 @@ impl StoreConfig {
             keep_entries: 500,
             heartbeat: Duration::from_millis(100),
             election_timeout: (Duration::from_millis(500), Duration::from_millis(900)),
+            sealer: Sealer::plain(),
         }
     }
 }
@@ -82,7 +86,7 @@ impl Store {
             tables: RwLock::new(Tables::default()),
             events: broadcast::channel(EVENT_BUFFER).0,
         });
-        let sm = StateMachine::restore(db.clone(), shared.clone())
+        let sm = StateMachine::restore(db.clone(), shared.clone(), cfg.sealer.clone())
             .map_err(|e| StoreError::Disk(format!("cannot load the snapshot: {e}")))?;
         let raft_cfg = openraft::Config {
             cluster_name: "shoal".into(),
@@ -101,7 +105,7 @@ impl Store {
             cfg.raft_id,
             Arc::new(raft_cfg),
             Network::new(connector.clone(), contacts.clone()),
-            LogStore::new(db),
+            LogStore::new(db, cfg.sealer.clone()),
             sm,
         )
         .await

@@ -335,10 +335,10 @@ fn a_process_task_reads_its_secret_and_config_with_owner_and_mode_from_memory() 
         let found = on_disk_with(&d.data_dir().join(sub), &marker);
         assert!(found.is_empty(), "the secret is on disk in {found:?}");
     }
-    // The detector does find it where it still is: the managers' Raft store, until encryption
-    // at rest lands (issue 6). That step turns this into `is_empty()`.
-    let raft = on_disk_with(&d.data_dir().join("swarm"), &marker);
-    assert!(!raft.is_empty(), "the detector should see the unencrypted store");
+    // Nor in the managers' Raft store: its log and snapshots are sealed with the data key.
+    // (The detector does find base64 data: the store test below shows it on a plain store.)
+    let raft = on_disk_with(&d.data_dir(), &marker);
+    assert!(raft.is_empty(), "the secret is on disk in {raft:?}");
     // Once the service is gone, so is the tmpfs.
     success(d.docker(&["service", "rm", "reader"]));
     shoal_testkit::wait_for(
@@ -426,8 +426,8 @@ fn a_container_reads_its_secret_and_config_bound_from_a_tmpfs() {
     assert!(logs.contains("secret 33 34 400"), "{logs}");
     assert!(logs.contains("port=8080"), "{logs}");
     assert!(logs.contains("config 0 0 444"), "{logs}");
-    // Not on disk where the agent and the engine keep things. (The managers' Raft store holds
-    // it until encryption at rest lands: issue 6's next step.)
+    // Not on disk: not in the node's data dir (its Raft store is sealed), not in the engine's
+    // container dir.
     let id = Command::new("docker")
         .args(["ps", "-q", "--no-trunc", "--filter"])
         .arg(format!("label=com.docker.swarm.service.name={name}"))
@@ -436,8 +436,7 @@ fn a_container_reads_its_secret_and_config_bound_from_a_tmpfs() {
     let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
     assert!(!id.is_empty(), "the task's container");
     for dir in [
-        d.data_dir().join("agent"),
-        d.data_dir().join("docker-files"),
+        d.data_dir(),
         std::path::PathBuf::from(format!("/var/lib/docker/containers/{id}")),
     ] {
         let found = on_disk_with(&dir, &marker);

@@ -86,7 +86,7 @@ impl NodeRuntime {
         );
         // A half-made swarm must not survive: any failure below removes what was written.
         let _ = self.files.remove_all();
-        let manager = Manager::start(self.manager_config(&state, tls.clone()), listener)
+        let manager = Manager::start(self.manager_config(&state, tls.clone())?, listener)
             .await
             .map_err(|e| Error::internal(e.to_string()))?;
         if let Err(e) = manager.bootstrap(cluster, node).await {
@@ -228,7 +228,7 @@ impl NodeRuntime {
         tls: &TlsMaterial,
         listener: TcpListener,
     ) -> Result<(), Error> {
-        let manager = Manager::start(self.manager_config(state, tls.clone()), listener)
+        let manager = Manager::start(self.manager_config(state, tls.clone())?, listener)
             .await
             .map_err(|e| Error::internal(e.to_string()))?;
         let manager = Arc::new(manager);
@@ -266,7 +266,7 @@ impl NodeRuntime {
         let (listener, _, _) = self
             .bind_cluster_port(&state.listen_addr, &state.advertise_addr)
             .await?;
-        let manager = Manager::start(self.manager_config(&state, tls), listener)
+        let manager = Manager::start(self.manager_config(&state, tls)?, listener)
             .await
             .map_err(|e| Error::internal(e.to_string()))?;
         if let Err(e) = manager.bootstrap_from(objects).await {

@@ -76,7 +76,10 @@ impl NodeRuntime {
             let listener = TcpListener::bind(listen)
                 .await
                 .map_err(|e| format!("cannot listen on the cluster address {listen}: {e}"))?;
-            let manager = Manager::start(self.manager_config(&state, tls.clone()), listener)
+            let cfg = self
+                .manager_config(&state, tls.clone())
+                .map_err(|e| e.message)?;
+            let manager = Manager::start(cfg, listener)
                 .await
                 .map_err(|e| e.to_string())?;
             if let Err(e) = manager.wait_for_leader(RESUME_LEADER_WAIT).await {
@@ -182,8 +185,15 @@ impl NodeRuntime {
         }
     }
 
-    pub(crate) fn manager_config(&self, state: &SwarmState, tls: TlsMaterial) -> ManagerConfig {
-        ManagerConfig {
+    /// The manager's configuration; its store's data key is read (or made, the first time).
+    pub(crate) fn manager_config(
+        &self,
+        state: &SwarmState,
+        tls: TlsMaterial,
+    ) -> Result<ManagerConfig, Error> {
+        let data_key = self.files.data_key().map_err(Error::internal)?;
+        Ok(ManagerConfig {
+            data_key: Some(data_key),
             store_dir: self.files.raft_dir(),
             node_id: state.node_id.clone(),
             cluster_id: state.cluster_id.clone(),
@@ -192,7 +202,7 @@ impl NodeRuntime {
             tls,
             snapshot_interval: self.cfg.snapshot_interval,
             heartbeat_grace_periods: self.cfg.heartbeat_grace,
-        }
+        })
     }
 
     /// Stops the manager role, if running (daemon shutdown).
