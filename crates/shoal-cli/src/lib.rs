@@ -29,6 +29,7 @@ mod service_pretty;
 mod service_refs;
 mod service_table;
 mod swarm;
+mod swarm_lock;
 mod system;
 mod table;
 mod template;

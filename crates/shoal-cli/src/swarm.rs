@@ -30,6 +30,10 @@ pub enum SwarmCmd {
     /// Update the swarm
     #[command(arg_required_else_help = true)]
     Update(UpdateArgs),
+    /// Unlock swarm
+    Unlock,
+    /// Manage the unlock key
+    UnlockKey(crate::swarm_lock::UnlockKeyArgs),
 }
 
 /// Cluster settings shared by `init` and `update` (docker's `addSwarmFlags`); only the
@@ -169,6 +173,8 @@ pub async fn run(c: &Client, cmd: SwarmCmd) -> Result<(), CliError> {
         SwarmCmd::JoinToken(a) => join_token(c, a).await,
         SwarmCmd::Leave(a) => leave(c, a).await,
         SwarmCmd::Update(a) => update(c, a).await,
+        SwarmCmd::Unlock => crate::swarm_lock::unlock(c).await,
+        SwarmCmd::UnlockKey(a) => crate::swarm_lock::unlock_key(c, a).await,
     }
 }
 
@@ -335,7 +341,7 @@ async fn update(c: &Client, a: UpdateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn unlock_key(c: &Client) -> Result<String, CliError> {
+pub(crate) async fn unlock_key(c: &Client) -> Result<String, CliError> {
     #[derive(Deserialize)]
     struct UnlockKey {
         #[serde(rename = "UnlockKey", default)]
@@ -348,9 +354,9 @@ async fn unlock_key(c: &Client) -> Result<String, CliError> {
     Ok(key.unlock_key)
 }
 
-/// Docker's `printUnlockCommand` (kept naming `docker swarm unlock`: shoal has no `unlock`
-/// command yet, and the docker CLI can unlock a shoal manager).
-fn unlock_text(key: &str) -> String {
+/// Docker's `printUnlockCommand`, naming `docker swarm unlock` as Docker does (`shoal swarm
+/// unlock` is the same command).
+pub(crate) fn unlock_text(key: &str) -> String {
     if key.is_empty() {
         return String::new();
     }

@@ -29,6 +29,11 @@ pub trait Backend: Send + Sync + 'static {
         flags: SwarmUpdateFlags,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// `GET /swarm/unlockkey`.
+    fn swarm_unlock_key(&self) -> Result<String, Error>;
+    /// `POST /swarm/unlock`: a locked manager given its autolock key.
+    fn swarm_unlock(&self, key: &str) -> impl Future<Output = Result<(), Error>> + Send;
+
     fn node_list(&self, filters: Filters) -> Result<Vec<Node>, Error>;
     fn node_inspect(&self, id: &str) -> Result<Node, Error>;
     fn node_update(

@@ -59,6 +59,11 @@ pub fn initial_objects(p: &ClusterParams, root: &RootCa) -> Result<(Cluster, Nod
         secrets: ClusterSecrets {
             root_ca_cert: root.cert_pem.clone(),
             root_ca_key: root.key_pem.clone(),
+            unlock_key: if p.spec.encryption_config.auto_lock_managers {
+                shoal_store::new_unlock_key()
+            } else {
+                String::new()
+            },
         },
         ..Default::default()
     };

@@ -25,7 +25,7 @@ pub use error::StoreError;
 pub use membership::Member;
 pub use network::{Connector, Network, RaftService};
 pub use raft_types::{NodeId, Proposal, Raft, TxResponse, TypeConfig};
-pub use seal::{DATA_KEY_LEN, Sealer, new_data_key};
+pub use seal::{DATA_KEY_LEN, Sealer, new_data_key, new_unlock_key, parse_unlock_key};
 pub use store::{Store, StoreConfig};
 pub use tables::Tables;
 pub use tx::{Action, Event, ReadTx, Transaction, WriteTx};

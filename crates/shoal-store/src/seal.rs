@@ -87,6 +87,29 @@ impl Sealer {
     }
 }
 
+/// The prefix of a human-readable unlock key (swarmkit's `HumanReadableKey`).
+const UNLOCK_PREFIX: &str = "SWMKEY-1-";
+
+/// A new autolock key, as users see it: `SWMKEY-1-<32 random bytes, base64 without padding>`.
+pub fn new_unlock_key() -> String {
+    use base64::Engine;
+    let key = new_data_key();
+    format!(
+        "{UNLOCK_PREFIX}{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(key)
+    )
+}
+
+/// The key bytes of an unlock key, or `None` when it is not one.
+pub fn parse_unlock_key(text: &str) -> Option<[u8; DATA_KEY_LEN]> {
+    use base64::Engine;
+    let b64 = text.trim().strip_prefix(UNLOCK_PREFIX)?;
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(b64)
+        .ok()?;
+    bytes.try_into().ok()
+}
+
 /// A fresh random data key.
 pub fn new_data_key() -> [u8; DATA_KEY_LEN] {
     let mut key = [0u8; DATA_KEY_LEN];
@@ -114,6 +137,11 @@ mod tests {
         let other = Sealer::new(&new_data_key());
         assert!(other.open(&sealed).is_err());
         assert!(Sealer::plain().open(&sealed).is_err());
+        let unlock = new_unlock_key();
+        assert!(unlock.starts_with("SWMKEY-1-"), "{unlock}");
+        assert!(parse_unlock_key(&unlock).is_some());
+        assert!(parse_unlock_key("SWMKEY-1-short").is_none());
+        assert!(parse_unlock_key(&unlock.replace("SWMKEY", "SWMTKN")).is_none());
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(s.open(&tampered).is_err());

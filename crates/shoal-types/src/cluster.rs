@@ -156,6 +156,14 @@ pub struct ClusterSecrets {
     pub root_ca_cert: String,
     #[serde(rename = "RootCAKey", default)]
     pub root_ca_key: String,
+    /// The autolock key (`SWMKEY-1-…`) while `AutoLockManagers` is on: every manager wraps its
+    /// store's data key with it, so a restarted manager needs it back (`swarm unlock`).
+    #[serde(
+        rename = "UnlockKey",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub unlock_key: String,
 }
 
 impl std::fmt::Debug for ClusterSecrets {

@@ -454,3 +454,100 @@ fn a_container_reads_its_secret_and_config_bound_from_a_tmpfs() {
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
 }
+
+#[test]
+fn an_autolocked_manager_stays_locked_after_a_restart_until_unlocked() {
+    let mut d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    let addr = format!("127.0.0.1:{}", shoal_testkit::free_port());
+    let init = success(d.docker(&["swarm", "init", "--autolock", "--listen-addr", &addr]));
+    let key = init
+        .split_whitespace()
+        .find(|w| w.starts_with("SWMKEY-1-"))
+        .unwrap_or_else(|| panic!("no unlock key in:\n{init}"))
+        .to_string();
+    assert_eq!(
+        success(d.docker(&["swarm", "unlock-key", "-q"])).trim(),
+        key
+    );
+    let marker = format!("marker-{}", shoal_types::new_id());
+    success(docker_stdin(
+        &d,
+        &["secret", "create", "kept", "-"],
+        marker.as_bytes(),
+    ));
+    d.restart().unwrap();
+    // Locked: the swarm refuses with Docker's text; `_ping` says so.
+    let r = d.http("GET", "/nodes", None);
+    assert_eq!(r.status, 503);
+    assert!(
+        r.text()
+            .contains("Swarm is encrypted and needs to be unlocked before it can be used"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        d.http("GET", "/_ping", None).header("Swarm"),
+        Some("locked")
+    );
+    let info = d.http("GET", "/info", None).json();
+    assert_eq!(info["Swarm"]["LocalNodeState"], "locked");
+    // A wrong key is refused, the right one unlocks (the docker CLI reads it from stdin).
+    let wrong = shoal_store::new_unlock_key();
+    let err = fails(docker_stdin(
+        &d,
+        &["swarm", "unlock"],
+        format!("{wrong}\n").as_bytes(),
+    ));
+    assert!(
+        err.contains("swarm could not be unlocked: invalid key provided"),
+        "{err}"
+    );
+    success(docker_stdin(
+        &d,
+        &["swarm", "unlock"],
+        format!("{key}\n").as_bytes(),
+    ));
+    let ls = success(d.docker(&["secret", "ls", "--format", "{{.Name}}"]));
+    assert_eq!(ls.trim(), "kept");
+    let again = fails(docker_stdin(
+        &d,
+        &["swarm", "unlock"],
+        format!("{key}\n").as_bytes(),
+    ));
+    assert!(again.contains("swarm is not locked"), "{again}");
+    // Rotated with shoal's CLI: the old key no longer unlocks, the new one does.
+    let rotated = success(d.shoal(&["swarm", "unlock-key", "--rotate", "-q"]));
+    let rotated = rotated.trim().to_string();
+    assert!(
+        rotated.starts_with("SWMKEY-1-") && rotated != key,
+        "{rotated}"
+    );
+    d.restart().unwrap();
+    let shoal_unlock = |k: &str| {
+        let mut child = Command::new(BIN)
+            .env("SHOAL_HOST", d.host())
+            .args(["swarm", "unlock"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{k}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let old = fails(shoal_unlock(&key));
+    assert!(old.contains("invalid key provided"), "{old}");
+    success(shoal_unlock(&rotated));
+    assert_eq!(d.http("GET", "/nodes", None).status, 200);
+    // Autolock off: the next restart needs no key.
+    success(d.docker(&["swarm", "update", "--autolock=false"]));
+    d.restart().unwrap();
+    assert_eq!(d.http("GET", "/nodes", None).status, 200);
+    // Sealed or not, the store key file never holds the secret.
+    assert!(on_disk_with(&d.data_dir(), &marker).is_empty());
+}

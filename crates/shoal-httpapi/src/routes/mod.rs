@@ -29,6 +29,8 @@ pub fn all<B: Backend>() -> Router<Arc<B>> {
         .route("/swarm/join", post(swarm::join::<B>))
         .route("/swarm/leave", post(swarm::leave::<B>))
         .route("/swarm/update", post(swarm::update::<B>))
+        .route("/swarm/unlockkey", get(swarm::unlock_key::<B>))
+        .route("/swarm/unlock", post(swarm::unlock::<B>))
         .route("/nodes", get(node::list::<B>))
         .route(
             "/nodes/{id}",

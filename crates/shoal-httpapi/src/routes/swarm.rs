@@ -53,3 +53,28 @@ pub async fn update<B: Backend>(
     state.swarm_update(version, spec, flags).await?;
     Ok(StatusCode::OK)
 }
+
+/// `GET /swarm/unlockkey`: `{"UnlockKey": "SWMKEY-1-…"}`.
+pub async fn unlock_key<B: Backend>(state: State<B>) -> Result<Response, ApiError> {
+    let key = state.swarm_unlock_key()?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "UnlockKey": key }),
+    ))
+}
+
+/// `POST /swarm/unlock` with `{"UnlockKey": …}`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UnlockRequest {
+    #[serde(default)]
+    unlock_key: String,
+}
+
+pub async fn unlock<B: Backend>(
+    state: State<B>,
+    JsonBody(req): JsonBody<UnlockRequest>,
+) -> Result<StatusCode, ApiError> {
+    state.swarm_unlock(&req.unlock_key).await?;
+    Ok(StatusCode::OK)
+}

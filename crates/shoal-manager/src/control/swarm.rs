@@ -32,13 +32,12 @@ impl Manager {
         flags: SwarmUpdateFlags,
     ) -> Result<(), Error> {
         validate_spec(&spec)?;
-        if flags.rotate_manager_unlock_key {
-            return Err(Error::new(
-                shoal_types::ErrorKind::NotImplemented,
-                "autolock is not available yet in this version of shoal",
-            ));
-        }
         let mut cluster = self.cluster()?;
+        set_unlock_key(
+            &mut cluster,
+            spec.encryption_config.auto_lock_managers,
+            flags.rotate_manager_unlock_key,
+        );
         let root = RootCa {
             cert_pem: cluster.secrets.root_ca_cert.clone(),
             key_pem: cluster.secrets.root_ca_key.clone(),
@@ -59,6 +58,24 @@ impl Manager {
             .update(|tx| tx.update(cluster))
             .await
             .map_err(store_err)
+    }
+
+    /// `GET /swarm/unlockkey`: the autolock key, while autolock is on.
+    pub fn unlock_key(&self) -> Result<String, Error> {
+        let key = self.cluster()?.secrets.unlock_key;
+        if key.is_empty() {
+            return Err(Error::not_found("no unlock key is set"));
+        }
+        Ok(key)
+    }
+
+    /// The autolock key, if autolock is on (to wrap this manager's data key with).
+    pub fn autolock_key(&self) -> Option<String> {
+        self.cluster()
+            .ok()
+            .filter(|c| c.spec.encryption_config.auto_lock_managers)
+            .map(|c| c.secrets.unlock_key)
+            .filter(|k| !k.is_empty())
     }
 
     /// The `Swarm` section of `GET /info` on this manager.
@@ -129,5 +146,15 @@ pub(crate) fn store_err(e: StoreError) -> Error {
             leader.map(|l| format!(" ({l})")).unwrap_or_default()
         )),
         e => e.into(),
+    }
+}
+
+/// Autolock's key follows the spec: made when autolock is turned on, new on rotation, gone
+/// when it is turned off (swarmkit `controlapi/cluster.go UpdateCluster`).
+pub(crate) fn set_unlock_key(cluster: &mut Cluster, autolock: bool, rotate: bool) {
+    if !autolock {
+        cluster.secrets.unlock_key.clear();
+    } else if rotate || cluster.secrets.unlock_key.is_empty() {
+        cluster.secrets.unlock_key = shoal_store::new_unlock_key();
     }
 }

@@ -133,12 +133,6 @@ impl NodeRuntime {
             raft.heartbeat_tick = defaults.raft.heartbeat_tick;
         }
         spec.encryption_config.auto_lock_managers = req.auto_lock_managers;
-        if req.auto_lock_managers {
-            return Err(Error::new(
-                shoal_types::ErrorKind::NotImplemented,
-                "autolock is not available yet in this version of shoal",
-            ));
-        }
         Ok(ClusterParams {
             cluster_id: shoal_types::new_id(),
             node_id: shoal_types::new_id(),
@@ -394,9 +388,32 @@ impl NodeRuntime {
         Ok(())
     }
 
+    /// `POST /swarm/unlock`: the key opens the sealed store key, and the manager starts.
+    pub(crate) async fn unlock(&self, key: &str) -> Result<(), Error> {
+        let _guard = self.lifecycle.lock().await;
+        let Some((state, tls)) = self.locked.lock().expect("locked").clone() else {
+            return Err(Error::conflict("swarm is not locked"));
+        };
+        let store_key = self.open_with(key)?;
+        *self.data_key.lock().expect("data key") = Some(store_key);
+        self.start_roles(state, &tls).await?;
+        *self.locked.lock().expect("locked") = None;
+        info!("swarm unlocked");
+        Ok(())
+    }
+
     /// `POST /swarm/leave[?force=1]`.
     pub(crate) async fn leave(&self, force: bool) -> Result<(), Error> {
         let _guard = self.lifecycle.lock().await;
+        if self.locked.lock().expect("locked").take().is_some() {
+            // A locked manager cannot reach its store: only a forced leave, which forgets it.
+            if !force {
+                return Err(Error::unavailable(super::autolock::LOCKED));
+            }
+            self.files.remove_all().map_err(Error::internal)?;
+            info!("left the swarm while locked");
+            return Ok(());
+        }
         if self.state.read().expect("lock").is_none() {
             return Err(Error::unavailable("This node is not part of a swarm"));
         }
@@ -418,6 +435,7 @@ impl NodeRuntime {
             stop_manager(m).await;
         }
         *self.state.write().expect("lock") = None;
+        *self.data_key.lock().expect("data key") = None;
         self.files.remove_all().map_err(Error::internal)?;
         info!("left the swarm");
         Ok(())

@@ -3,6 +3,7 @@
 
 mod addr;
 mod agent;
+mod autolock;
 pub mod config;
 mod lifecycle;
 mod renew;
@@ -40,6 +41,16 @@ pub async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
     runtime.resume().await.map_err(|e| anyhow::anyhow!(e))?;
     tokio::spawn(runtime.clone().follow_role_changes());
     tokio::spawn(runtime.clone().renew_certificates());
+    tokio::spawn({
+        // Autolock changed through another manager reaches this one's key file.
+        let rt = runtime.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                rt.sync_autolock();
+            }
+        }
+    });
 
     let shutdown = async {
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");

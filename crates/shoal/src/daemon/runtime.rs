@@ -39,6 +39,11 @@ pub struct NodeRuntime {
     /// Serialises init, join, leave and role changes.
     pub(crate) lifecycle: tokio::sync::Mutex<()>,
     /// Roles the managers asked this node to take (promote, demote), from the agent's session.
+    /// The store key in memory: given back by `swarm unlock`, or read once autolock sealed
+    /// the file.
+    pub(crate) data_key: std::sync::Mutex<Option<[u8; shoal_store::DATA_KEY_LEN]>>,
+    /// Set while this manager is locked (autolock): its identity, waiting for `swarm unlock`.
+    pub(crate) locked: std::sync::Mutex<Option<(SwarmState, TlsMaterial)>>,
     role_tx: mpsc::UnboundedSender<Wanted>,
     pub(crate) role_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Wanted>>>,
 }
@@ -53,6 +58,8 @@ impl NodeRuntime {
         let files = NodeFiles::new(&cfg.data_dir);
         let (role_tx, role_rx) = mpsc::unbounded_channel();
         Self {
+            data_key: Default::default(),
+            locked: Default::default(),
             role_tx,
             role_rx: std::sync::Mutex::new(Some(role_rx)),
             cfg,
@@ -66,31 +73,44 @@ impl NodeRuntime {
         }
     }
 
-    /// Rejoins the swarm this node was in before a restart, if any.
+    /// Rejoins the swarm this node was in before a restart, if any. A manager whose store key
+    /// is sealed (autolock) stays locked until `swarm unlock`.
     pub async fn resume(&self) -> Result<(), String> {
         let Some((state, tls)) = self.files.load()? else {
             return Ok(());
         };
+        if state.role == LocalRole::Manager && self.key_file_sealed() {
+            info!(node.id = %state.node_id, "the swarm is locked: waiting for `swarm unlock`");
+            *self.locked.lock().expect("locked") = Some((state, tls));
+            return Ok(());
+        }
+        self.start_roles(state, &tls).await.map_err(|e| e.message)
+    }
+
+    /// Starts the manager role (managers) and the agent for a node already in a swarm.
+    pub(crate) async fn start_roles(
+        &self,
+        state: SwarmState,
+        tls: &TlsMaterial,
+    ) -> Result<(), Error> {
         if state.role == LocalRole::Manager {
-            let listen = addr::listen_addr(&state.listen_addr).map_err(|e| e.message)?;
-            let listener = TcpListener::bind(listen)
-                .await
-                .map_err(|e| format!("cannot listen on the cluster address {listen}: {e}"))?;
-            let cfg = self
-                .manager_config(&state, tls.clone())
-                .map_err(|e| e.message)?;
+            let listen = addr::listen_addr(&state.listen_addr)?;
+            let listener = TcpListener::bind(listen).await.map_err(|e| {
+                Error::internal(format!(
+                    "cannot listen on the cluster address {listen}: {e}"
+                ))
+            })?;
+            let cfg = self.manager_config(&state, tls.clone())?;
             let manager = Manager::start(cfg, listener)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Error::internal(e.to_string()))?;
             if let Err(e) = manager.wait_for_leader(RESUME_LEADER_WAIT).await {
                 warn!(error = %e, "no leader yet; serving reads, writes wait for a quorum");
             }
             *self.manager.write().expect("lock") = Some(Arc::new(manager));
         }
         info!(node.id = %state.node_id, role = ?state.role, "rejoined the swarm");
-        self.start_agent(&state, &tls)
-            .await
-            .map_err(|e| e.message)?;
+        self.start_agent(&state, tls).await?;
         *self.state.write().expect("lock") = Some(state);
         Ok(())
     }
@@ -152,6 +172,9 @@ impl NodeRuntime {
         if let Some(m) = self.manager.read().expect("lock").clone() {
             return Ok(m);
         }
+        if self.locked.lock().expect("locked").is_some() {
+            return Err(Error::unavailable(super::autolock::LOCKED));
+        }
         if self.state.read().expect("lock").is_some() {
             return Err(Error::worker_not_manager());
         }
@@ -161,6 +184,13 @@ impl NodeRuntime {
     pub(crate) fn swarm_info(&self) -> SwarmInfo {
         if let Ok(m) = self.manager() {
             return m.swarm_info();
+        }
+        if let Some((state, _)) = self.locked.lock().expect("locked").clone() {
+            return SwarmInfo {
+                node_id: state.node_id,
+                local_node_state: shoal_types::info::LocalNodeState::Locked,
+                ..Default::default()
+            };
         }
         let Some(state) = self.state.read().expect("lock").clone() else {
             return SwarmInfo::default();
@@ -191,7 +221,7 @@ impl NodeRuntime {
         state: &SwarmState,
         tls: TlsMaterial,
     ) -> Result<ManagerConfig, Error> {
-        let data_key = self.files.data_key().map_err(Error::internal)?;
+        let data_key = self.store_key()?;
         Ok(ManagerConfig {
             data_key: Some(data_key),
             store_dir: self.files.raft_dir(),
@@ -221,7 +251,9 @@ pub(crate) async fn stop_manager(m: Arc<Manager>) {
 
 impl shoal_httpapi::Backend for NodeRuntime {
     fn swarm_status(&self) -> String {
-        if self.manager.read().expect("lock").is_some() {
+        if self.locked.lock().expect("locked").is_some() {
+            "locked".into()
+        } else if self.manager.read().expect("lock").is_some() {
             "active/manager".into()
         } else if self.state.read().expect("lock").is_some() {
             "active/worker".into()
@@ -239,7 +271,17 @@ impl shoal_httpapi::Backend for NodeRuntime {
     }
 
     async fn swarm_init(&self, req: InitRequest) -> Result<String, Error> {
-        self.init(req).await
+        let id = self.init(req).await?;
+        self.sync_autolock();
+        Ok(id)
+    }
+
+    fn swarm_unlock_key(&self) -> Result<String, Error> {
+        self.manager()?.unlock_key()
+    }
+
+    async fn swarm_unlock(&self, key: &str) -> Result<(), Error> {
+        self.unlock(key).await
     }
 
     async fn swarm_join(&self, req: JoinRequest) -> Result<(), Error> {
@@ -260,7 +302,9 @@ impl shoal_httpapi::Backend for NodeRuntime {
         spec: SwarmSpec,
         flags: SwarmUpdateFlags,
     ) -> Result<(), Error> {
-        self.manager()?.update_swarm(version, spec, flags).await
+        self.manager()?.update_swarm(version, spec, flags).await?;
+        self.sync_autolock();
+        Ok(())
     }
 
     fn node_list(&self, filters: Filters) -> Result<Vec<Node>, Error> {

@@ -84,27 +84,14 @@ impl NodeFiles {
         self.root.join("managers.json")
     }
 
-    /// This manager's store data key: Raft log entries and snapshots are sealed with it. Made
-    /// at random the first time; kept beside the certificates, readable by root only.
-    pub fn data_key(&self) -> Result<[u8; shoal_store::DATA_KEY_LEN], String> {
-        let path = self.root.join("raft-data.key");
-        match std::fs::read(&path) {
-            Ok(bytes) => bytes.as_slice().try_into().map_err(|_| {
-                format!(
-                    "{} is not a {}-byte key",
-                    path.display(),
-                    shoal_store::DATA_KEY_LEN
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(&self.root)
-                    .map_err(|e| format!("cannot create {}: {e}", self.root.display()))?;
-                let key = shoal_store::new_data_key();
-                write_atomic(&path, &key, 0o600)?;
-                Ok(key)
-            }
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
+    /// Where this manager's store data key is kept (see `autolock`).
+    pub fn data_key_path(&self) -> PathBuf {
+        self.root.join("raft-data.key")
+    }
+
+    /// The swarm directory (created on demand by writers).
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Records the managers' addresses the agent last heard of.
@@ -189,7 +176,7 @@ impl NodeFiles {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     let tmp = path.with_extension("tmp");
     let err = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
     let mut f = std::fs::OpenOptions::new()
