@@ -28,6 +28,16 @@ pub enum BlobCmd {
     /// Remove one or more
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
+    /// Store new content as a new version; services that use it roll to it (beyond Swarm)
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The name or ID
+    pub name: String,
+    /// A file, or `-` to read STDIN
+    pub file: String,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +95,7 @@ impl Kind {
 pub async fn run(c: &Client, kind: Kind, cmd: BlobCmd) -> Result<(), CliError> {
     match cmd {
         BlobCmd::Create(a) => create(c, kind, a).await,
+        BlobCmd::Update(a) => update(c, kind, a).await,
         BlobCmd::Ls(a) => ls(c, kind, a).await,
         BlobCmd::Inspect(a) => inspect(c, kind, a).await,
         BlobCmd::Rm(a) => {
@@ -107,14 +118,36 @@ pub async fn run(c: &Client, kind: Kind, cmd: BlobCmd) -> Result<(), CliError> {
     }
 }
 
-async fn create(c: &Client, kind: Kind, a: CreateArgs) -> Result<(), CliError> {
+/// The content of `file` (`-` for stdin).
+fn read_content(file: &str) -> Result<Vec<u8>, CliError> {
     let mut data = Vec::new();
-    if a.file == "-" {
+    if file == "-" {
         std::io::stdin().read_to_end(&mut data)
     } else {
-        std::fs::File::open(&a.file).and_then(|mut f| f.read_to_end(&mut data))
+        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut data))
     }
-    .map_err(|e| CliError::msg(format!("error reading content from \"{}\": {e}", a.file)))?;
+    .map_err(|e| CliError::msg(format!("error reading content from \"{file}\": {e}")))?;
+    Ok(data)
+}
+
+async fn update(c: &Client, kind: Kind, a: UpdateArgs) -> Result<(), CliError> {
+    let data = read_content(&a.file)?;
+    let current: Value = c
+        .get_json(&format!("/{}/{}", kind.path(), path_escape(&a.name)))
+        .await?;
+    let id = current["ID"].as_str().unwrap_or_default().to_string();
+    let version = current["Version"]["Index"].as_u64().unwrap_or_default();
+    let mut spec = current["Spec"].clone();
+    spec["Data"] = json!(base64::engine::general_purpose::STANDARD.encode(&data));
+    let q = query(&[("version", version.to_string())]);
+    c.post_raw(&format!("/{}/{id}/update{q}", kind.path()), &spec)
+        .await?;
+    println!("{id}");
+    Ok(())
+}
+
+async fn create(c: &Client, kind: Kind, a: CreateArgs) -> Result<(), CliError> {
+    let data = read_content(&a.file)?;
     let labels: HashMap<String, String> = a
         .label
         .iter()

@@ -207,12 +207,12 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
-    /// `POST /swarm/init` on a free loopback port, or on `IP:2377` in a `Net`; returns the new
-    /// node's ID.
+    /// `POST /swarm/init` on a loopback port the kernel picks (port 0: no race with other
+    /// tests for a "free" port), or on `IP:2377` in a `Net`; returns the new node's ID.
     pub fn init_swarm(&self) -> String {
         let listen = match &self.place {
             Some(p) => format!("{}:2377", p.ip),
-            None => format!("127.0.0.1:{}", free_port()),
+            None => "127.0.0.1:0".to_string(),
         };
         let body = format!(r#"{{"ListenAddr":"{listen}"}}"#);
         let r = self.http("POST", "/swarm/init", Some(&body));

@@ -17,6 +17,13 @@ pub struct Secret {
     #[serde(flatten)]
     pub meta: Meta,
     pub spec: SecretSpec,
+    /// Beyond Swarm: the data's versions, newest first (see [`DataVersion`]).
+    #[serde(
+        rename = "ShoalVersions",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub versions: Vec<DataVersion>,
 }
 
 /// `GET /configs/{id}`.
@@ -28,6 +35,31 @@ pub struct Config {
     #[serde(flatten)]
     pub meta: Meta,
     pub spec: ConfigSpec,
+    /// Beyond Swarm: the data's versions, newest first (see [`DataVersion`]).
+    #[serde(
+        rename = "ShoalVersions",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub versions: Vec<DataVersion>,
+}
+
+/// One version of a secret's or config's data. Swarm's secrets and configs are immutable
+/// (users rename them to change them, moby#35803); shoal stores a new version instead and
+/// rolls the services that use it. The current data is the spec's; older ones are kept, as
+/// many as the cluster's task history limit, so a rollback can go back to them. The API shows
+/// the version numbers and times, never the data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DataVersion {
+    pub version: u64,
+    pub created_at: String,
+    #[serde(
+        rename = "ShoalData",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub data: String,
 }
 
 impl Secret {
@@ -36,10 +68,11 @@ impl Secret {
         self.spec.name.as_deref().unwrap_or_default()
     }
 
-    /// As the API shows it: everything but the data.
+    /// As the API shows it: everything but the data (of any version).
     pub fn to_api(&self) -> Secret {
         let mut out = self.clone();
         out.spec.data = None;
+        out.versions.iter_mut().for_each(|v| v.data.clear());
         out
     }
 }
@@ -48,6 +81,13 @@ impl Config {
     /// The name users refer to it by.
     pub fn name(&self) -> &str {
         self.spec.name.as_deref().unwrap_or_default()
+    }
+
+    /// As the API shows it: the current data (as Docker shows it), no older data.
+    pub fn to_api(&self) -> Config {
+        let mut out = self.clone();
+        out.versions.iter_mut().for_each(|v| v.data.clear());
+        out
     }
 }
 

@@ -122,7 +122,7 @@ fn the_docker_cli_manages_secrets_and_configs_with_dockers_rules() {
     let r = d.http(
         "POST",
         &format!("/secrets/{id}/update?version={version}"),
-        Some(r#"{"Name":"db_pass","Data":"b3RoZXI="}"#),
+        Some(r#"{"Name":"renamed","Labels":{"tier":"db"}}"#),
     );
     assert_eq!(r.status, 400);
     assert!(
@@ -458,8 +458,13 @@ fn a_container_reads_its_secret_and_config_bound_from_a_tmpfs() {
 #[test]
 fn an_autolocked_manager_stays_locked_after_a_restart_until_unlocked() {
     let mut d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
-    let addr = format!("127.0.0.1:{}", shoal_testkit::free_port());
-    let init = success(d.docker(&["swarm", "init", "--autolock", "--listen-addr", &addr]));
+    let init = success(d.docker(&[
+        "swarm",
+        "init",
+        "--autolock",
+        "--listen-addr",
+        "127.0.0.1:0",
+    ]));
     let key = init
         .split_whitespace()
         .find(|w| w.starts_with("SWMKEY-1-"))
@@ -550,4 +555,54 @@ fn an_autolocked_manager_stays_locked_after_a_restart_until_unlocked() {
     assert_eq!(d.http("GET", "/nodes", None).status, 200);
     // Sealed or not, the store key file never holds the secret.
     assert!(on_disk_with(&d.data_dir(), &marker).is_empty());
+}
+
+#[test]
+fn a_secret_update_rolls_the_service_that_uses_it_to_the_new_version() {
+    let d = swarm();
+    let dir = tempfile::tempdir().unwrap();
+    let (v1, v2) = (dir.path().join("v1"), dir.path().join("v2"));
+    std::fs::write(&v1, "first-value").unwrap();
+    std::fs::write(&v2, "second-value").unwrap();
+    success(d.shoal(&["secret", "create", "api_key", v1.to_str().unwrap()]));
+    let script = "sha256sum < $SHOAL_SECRETS_DIR/api_key; exec sleep 600";
+    success(d.shoal(&[
+        "service", "create", "-d", "--name", "app", "--secret", "api_key", "busybox", "/bin/sh",
+        "-c", script,
+    ]));
+    let logs = |d: &Daemon| d.http("GET", "/services/app/logs?stdout=1", None).text();
+    let (h1, h2) = (sha256_hex(b"first-value"), sha256_hex(b"second-value"));
+    shoal_testkit::wait_for(
+        "the first value",
+        std::time::Duration::from_secs(30),
+        || logs(&d).contains(&h1).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    success(d.shoal(&["secret", "update", "api_key", v2.to_str().unwrap()]));
+    // The service rolls: a new task reads the new value; one task runs in the end.
+    shoal_testkit::wait_for("the new value", std::time::Duration::from_secs(30), || {
+        let running: Vec<Value> = match d.http("GET", "/tasks", None).json() {
+            Value::Array(a) => a,
+            _ => return None,
+        };
+        let running = running
+            .iter()
+            .filter(|t| t["Status"]["State"] == "running" && t["DesiredState"] == "running")
+            .count();
+        (logs(&d).contains(&h2) && running == 1).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    let inspect: Value =
+        serde_json::from_str(&success(d.docker(&["secret", "inspect", "api_key"]))).unwrap();
+    let versions: Vec<u64> = inspect[0]["ShoalVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["Version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [2, 1], "{inspect}");
+    assert!(
+        !inspect.to_string().contains("Zmlyc3Q"),
+        "no version's data is shown"
+    );
 }

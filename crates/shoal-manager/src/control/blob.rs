@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use shoal_store::{ReadTx, StoreError};
-use shoal_types::secret::{ConfigSpec, SecretSpec};
+use shoal_types::secret::{ConfigSpec, DataVersion, SecretSpec};
 use shoal_types::service::ServiceSpec;
 use shoal_types::{Config, Error, Filters, Kind, Secret, Service, StoreObject, Version};
 
@@ -26,6 +26,8 @@ pub(crate) trait Blob: StoreObject {
     fn spec_labels(spec: &Self::Spec) -> Option<HashMap<String, String>>;
     fn spec(&self) -> &Self::Spec;
     fn set_labels(&mut self, labels: Option<HashMap<String, String>>);
+    fn set_data(&mut self, data: String);
+    fn versions_mut(&mut self) -> &mut Vec<DataVersion>;
     /// The IDs of the objects of this kind a service spec refers to.
     fn referenced_by(spec: &ServiceSpec) -> Vec<String>;
     /// As the API shows it.
@@ -59,6 +61,12 @@ impl Blob for Secret {
     }
     fn set_labels(&mut self, labels: Option<HashMap<String, String>>) {
         self.spec.labels = labels;
+    }
+    fn set_data(&mut self, data: String) {
+        self.spec.data = Some(data);
+    }
+    fn versions_mut(&mut self) -> &mut Vec<DataVersion> {
+        &mut self.versions
     }
     fn referenced_by(spec: &ServiceSpec) -> Vec<String> {
         container(spec)
@@ -96,6 +104,12 @@ impl Blob for Config {
     fn set_labels(&mut self, labels: Option<HashMap<String, String>>) {
         self.spec.labels = labels;
     }
+    fn set_data(&mut self, data: String) {
+        self.spec.data = Some(data);
+    }
+    fn versions_mut(&mut self) -> &mut Vec<DataVersion> {
+        &mut self.versions
+    }
     fn referenced_by(spec: &ServiceSpec) -> Vec<String> {
         container(spec)
             .and_then(|c| c.configs.as_ref())
@@ -103,7 +117,7 @@ impl Blob for Config {
             .unwrap_or_default()
     }
     fn api(&self) -> Self {
-        self.clone()
+        self.to_api()
     }
 }
 
@@ -216,7 +230,9 @@ impl Manager {
         Ok(o.api())
     }
 
-    /// Only the labels may change; the data may be sent again unchanged.
+    /// Labels change in place. New data (beyond Swarm, whose secrets and configs are
+    /// immutable) becomes a new version, and every service that uses the object rolls to it
+    /// through its update config; older versions are kept as the task history limit says.
     pub(crate) async fn update_blob<T: Blob>(
         &self,
         input: &str,
@@ -224,19 +240,38 @@ impl Manager {
         spec: T::Spec,
     ) -> Result<(), Error> {
         shoal_types::validate::labels(&T::spec_labels(&spec).unwrap_or_default())?;
+        let new_data = T::spec_data(&spec).map(str::to_string);
+        if let Some(d) = &new_data {
+            validate_data::<T>(Some(d))?;
+        }
+        let history = self
+            .cluster()
+            .map_or(5, |c| c.spec.orchestration.task_history_retention_limit)
+            .max(1) as usize;
         self.store
             .update(|tx| {
                 let mut o = resolve::<T>(tx.committed(), input, |o| o.name())?;
-                let same_data =
-                    T::spec_data(&spec).is_none_or(|d| Some(d) == T::spec_data(o.spec()));
-                if T::spec_name(&spec) != o.name() || !same_data {
+                if T::spec_name(&spec) != o.name() {
                     return Err(TxError::Api(rpc(
                         "InvalidArgument",
                         "only updates to Labels are allowed",
                     )));
                 }
+                let id = o.id().to_string();
                 o.set_labels(T::spec_labels(&spec));
                 o.meta_mut().version = Version { index: version };
+                let changed = new_data
+                    .as_deref()
+                    .is_some_and(|d| Some(d) != T::spec_data(o.spec()));
+                if changed {
+                    new_version(&mut o, new_data.clone().unwrap_or_default(), history);
+                    for mut svc in tx.list::<Service>() {
+                        if T::referenced_by(&svc.spec).contains(&id) {
+                            svc.spec_version += 1;
+                            tx.update(svc).map_err(TxError::Store)?;
+                        }
+                    }
+                }
                 tx.update(o).map_err(TxError::Store)
             })
             .await
@@ -355,4 +390,33 @@ fn missing(kind: Kind, names: &[String]) -> Result<(), Error> {
             format!("{}s not found: {}", kind.noun(), names.join(", ")),
         )),
     }
+}
+
+/// Makes `data` the current version, keeping the one it replaces (and at most `history`
+/// older ones in all).
+fn new_version<T: Blob>(o: &mut T, data: String, history: usize) {
+    let now = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
+    let previous = T::spec_data(o.spec()).unwrap_or_default().to_string();
+    let created = o.meta().created_at.clone();
+    let versions = o.versions_mut();
+    let current = versions.first().map_or(1, |v| v.version);
+    if versions.is_empty() {
+        versions.push(DataVersion {
+            version: 1,
+            created_at: created,
+            data: previous,
+        });
+    } else {
+        versions[0].data = previous;
+    }
+    versions.insert(
+        0,
+        DataVersion {
+            version: current + 1,
+            created_at: now,
+            data: String::new(),
+        },
+    );
+    versions.truncate(history + 1);
+    o.set_data(data);
 }
