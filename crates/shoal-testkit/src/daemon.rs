@@ -201,8 +201,17 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// Kills the daemon and unmounts what its tasks left mounted under its directory (the
+    /// tmpfs of their secrets), so the directory can be deleted.
     fn drop(&mut self) {
         self.kill9();
+        let prefix = self.dir.path().display().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        for target in mounts.lines().filter_map(|l| l.split_whitespace().nth(1)) {
+            if target.starts_with(&prefix) {
+                let _ = Command::new("umount").args(["-l", target]).status();
+            }
+        }
     }
 }
 

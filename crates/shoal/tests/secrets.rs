@@ -592,6 +592,19 @@ fn a_secret_update_rolls_the_service_that_uses_it_to_the_new_version() {
         (logs(&d).contains(&h2) && running == 1).then_some(())
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    // The replaced task is still in the history, but its secrets are gone: only the running
+    // task's tmpfs is mounted.
+    let tasks_dir = d.data_dir().join("tasks").display().to_string();
+    shoal_testkit::wait_for("one tmpfs left", std::time::Duration::from_secs(30), || {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        (mounts.matches(&tasks_dir).count() == 1).then_some(())
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{}",
+            std::fs::read_to_string("/proc/self/mounts").unwrap()
+        )
+    });
     let inspect: Value =
         serde_json::from_str(&success(d.docker(&["secret", "inspect", "api_key"]))).unwrap();
     let versions: Vec<u64> = inspect[0]["ShoalVersions"]

@@ -350,12 +350,33 @@ impl Driver for DockerDriver {
         Box::pin(self.start_task(task))
     }
 
+    /// Once the container has ended its secrets and configs are dropped (their tmpfs
+    /// unmounted): a stopped task kept in the history needs them no more.
     fn wait<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, Result<Exit, DriverError>> {
-        Box::pin(self.wait_task(task))
+        Box::pin(async move {
+            let exit = self.wait_task(task).await;
+            // Not on a transient error: the task may still be running.
+            let ended = matches!(
+                &exit,
+                Ok(_) | Err(DriverError::Vanished(_) | DriverError::NotFound(_))
+            );
+            if let (true, Some(dir)) = (ended, &self.files_dir) {
+                files::remove(&files::root(&dir.join(&task.id)));
+            }
+            exit
+        })
     }
 
+    /// Stops the container, then drops its secrets and configs.
     fn shutdown<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, Result<(), DriverError>> {
-        Box::pin(async move { self.stop(&task.container_name(), grace_seconds(task)).await })
+        Box::pin(async move {
+            self.stop(&task.container_name(), grace_seconds(task))
+                .await?;
+            if let Some(dir) = &self.files_dir {
+                files::remove(&files::root(&dir.join(&task.id)));
+            }
+            Ok(())
+        })
     }
 
     fn remove<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<(), DriverError>> {

@@ -267,12 +267,30 @@ impl Driver for ProcessDriver {
         Box::pin(self.start_task(task))
     }
 
+    /// Once the task has ended its secrets and configs are dropped (their tmpfs unmounted):
+    /// a stopped task kept in the history needs them no more.
     fn wait<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, Result<Exit, DriverError>> {
-        Box::pin(self.wait_task(task))
+        Box::pin(async move {
+            let exit = self.wait_task(task).await;
+            // Not on a transient error: the task may still be running.
+            let ended = matches!(
+                &exit,
+                Ok(_) | Err(DriverError::Vanished(_) | DriverError::NotFound(_))
+            );
+            if ended {
+                files::remove(&files::root(self.dir(&task.id).path()));
+            }
+            exit
+        })
     }
 
+    /// Stops the task, then drops its secrets and configs.
     fn shutdown<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, Result<(), DriverError>> {
-        Box::pin(self.stop_task(&task.id))
+        Box::pin(async move {
+            self.stop_task(&task.id).await?;
+            files::remove(&files::root(self.dir(&task.id).path()));
+            Ok(())
+        })
     }
 
     fn remove<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<(), DriverError>> {
