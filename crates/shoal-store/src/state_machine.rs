@@ -127,6 +127,21 @@ impl StateMachine {
         Ok(())
     }
 
+    /// Writes a snapshot (sealed) to the redb file, off the async threads.
+    async fn persist_snapshot(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
+        let (db, sealer, m, d) = (
+            self.db.clone(),
+            self.sealer.clone(),
+            meta.clone(),
+            data.to_vec(),
+        );
+        tokio::task::spawn_blocking(move || write_snapshot(&db, &sealer, &m, &d))
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        Ok(())
+    }
+
     fn snapshot_bytes(&self) -> Vec<u8> {
         let tables = self.shared.tables.read().expect("tables lock");
         let body = SnapshotBody {
@@ -220,16 +235,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             last_membership: self.membership.clone(),
             snapshot_id: format!("{}-{}", last.map_or(0, |l| l.index), self.snapshot_seq),
         };
-        let (db, m, d, sealer) = (
-            self.db.clone(),
-            meta.clone(),
-            data.clone(),
-            self.sealer.clone(),
-        );
-        tokio::task::spawn_blocking(move || write_snapshot(&db, &sealer, &m, &d))
-            .await
-            .map_err(|e| StorageIOError::write_snapshot(None, &e))?
-            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        self.persist_snapshot(&meta, &data).await?;
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
@@ -278,16 +284,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let (db, m, d, sealer) = (
-            self.db.clone(),
-            meta.clone(),
-            data.clone(),
-            self.sealer.clone(),
-        );
-        tokio::task::spawn_blocking(move || write_snapshot(&db, &sealer, &m, &d))
-            .await
-            .map_err(|e| StorageIOError::write_snapshot(None, &e))?
-            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        self.persist_snapshot(meta, &data).await?;
         self.load(&data)
     }
 
