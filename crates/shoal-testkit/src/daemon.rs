@@ -201,11 +201,13 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
-    /// Kills the daemon and unmounts what its tasks left mounted under its directory (the
-    /// tmpfs of their secrets), so the directory can be deleted.
+    /// Kills the daemon and what it left behind: process-driver tasks outlive their daemon by
+    /// design (their shims are detached), and their secrets' tmpfs stay mounted; both are
+    /// found by the daemon's directory, so the directory can be deleted.
     fn drop(&mut self) {
         self.kill9();
         let prefix = self.dir.path().display().to_string();
+        kill_processes_under(&prefix);
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         for target in mounts.lines().filter_map(|l| l.split_whitespace().nth(1)) {
             if target.starts_with(&prefix) {
@@ -249,4 +251,26 @@ pub fn success(out: Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// SIGKILLs every process whose command line or working directory is under `prefix`.
+fn kill_processes_under(prefix: &str) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+        let ours = String::from_utf8_lossy(&cmdline).contains(prefix)
+            || cwd.to_string_lossy().starts_with(prefix);
+        if ours {
+            signal(pid, "KILL");
+        }
+    }
 }
