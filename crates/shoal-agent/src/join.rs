@@ -23,6 +23,8 @@ pub struct JoinParams {
     pub availability: String,
     /// The cluster address this node will be reached at if it joins as a manager.
     pub advertise_addr: String,
+    /// What the node is (hostname, platform, resources), shown by `node ls` from the start.
+    pub description: shoal_types::NodeDescription,
 }
 
 /// The identity a join produced.
@@ -82,6 +84,7 @@ pub async fn join(p: &JoinParams) -> Result<Joined, JoinError> {
             csr_pem,
             availability: p.availability.clone(),
             advertise_addr: p.advertise_addr.clone(),
+            description_json: serde_json::to_vec(&p.description).unwrap_or_default(),
         }),
     )
     .await

@@ -60,7 +60,12 @@ impl CaService {
         let availability = parse_availability(&req.availability)?;
         let node_id = shoal_types::new_id();
         let cert_pem = sign(&cluster, &req.csr_pem, &node_id, role)?;
-        let node = new_node(&node_id, role, availability, remote_ip, &req.advertise_addr);
+        let mut node = new_node(&node_id, role, availability, remote_ip, &req.advertise_addr);
+        if let Ok(d) = serde_json::from_slice::<shoal_types::NodeDescription>(&req.description_json)
+        {
+            // The session replaces it with the agent's own once it connects.
+            node.description = d;
+        }
         self.store
             .update(|tx| tx.create(node))
             .await

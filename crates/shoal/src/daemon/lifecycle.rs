@@ -167,6 +167,7 @@ impl NodeRuntime {
             remote: remote.clone(),
             availability: req.availability.unwrap_or_default().as_str().to_string(),
             advertise_addr: advertise.clone(),
+            description: self.description.clone(),
         };
         let joined = shoal_agent::join::join(&params).await.map_err(join_err)?;
         let role = match joined.role {
