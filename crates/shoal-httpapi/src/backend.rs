@@ -93,6 +93,16 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Error>> + Send;
     fn config_remove(&self, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// `POST /networks/create`: the new network's ID.
+    fn network_create(
+        &self,
+        req: shoal_types::network::NetworkCreateRequest,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// `GET /networks`: moby's `NetworkResource` objects.
+    fn network_list(&self, filters: Filters) -> Result<Vec<serde_json::Value>, Error>;
+    fn network_inspect(&self, id: &str) -> Result<serde_json::Value, Error>;
+    fn network_remove(&self, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// The lines of a service's or a task's tasks; ends when done unless `follow`.
     fn logs(
         &self,

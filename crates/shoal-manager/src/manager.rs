@@ -120,9 +120,11 @@ impl Manager {
     /// Makes this manager the first member of a new swarm and writes the initial objects.
     pub async fn bootstrap(&self, cluster: Cluster, node: Node) -> Result<(), ManagerError> {
         self.store.bootstrap(&self.advertise_addr).await?;
+        let ingress = crate::control::ingress_network(&cluster)?;
         self.store
             .update(|tx| {
                 tx.create(cluster)?;
+                tx.create(ingress)?;
                 tx.create(node)
             })
             .await?;

@@ -14,6 +14,7 @@ pub mod id;
 pub mod info;
 pub mod logs;
 pub mod meta;
+pub mod network;
 pub mod node;
 pub mod object;
 pub mod secret;
@@ -27,6 +28,7 @@ pub use filters::Filters;
 pub use id::new_id;
 pub use logs::LogEntry;
 pub use meta::{Meta, Version};
+pub use network::Network;
 pub use node::{
     Availability, EngineDescription, ManagerStatus, Node, NodeDescription, NodeRole, NodeSpec,
     NodeState, NodeStatus, Platform, Reachability, Resources, TlsInfo,

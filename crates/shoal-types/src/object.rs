@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::Cluster;
 use crate::meta::Meta;
+use crate::network::Network;
 use crate::node::Node;
 use crate::secret::{Config, Secret};
 use crate::service::Service;
@@ -18,13 +19,15 @@ pub enum Kind {
     Task,
     Secret,
     Config,
+    Network,
 }
 
 impl Kind {
     /// Every kind, in a fixed order (snapshots are written in it).
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Cluster,
         Kind::Node,
+        Kind::Network,
         Kind::Secret,
         Kind::Config,
         Kind::Service,
@@ -40,6 +43,7 @@ impl Kind {
             Kind::Task => "task",
             Kind::Secret => "secret",
             Kind::Config => "config",
+            Kind::Network => "network",
         }
     }
 }
@@ -54,6 +58,7 @@ pub enum Object {
     Task(Box<Task>),
     Secret(Secret),
     Config(Config),
+    Network(Network),
 }
 
 /// A secondary index entry: (index name, key).
@@ -86,6 +91,7 @@ impl Object {
             Object::Task(_) => Kind::Task,
             Object::Secret(_) => Kind::Secret,
             Object::Config(_) => Kind::Config,
+            Object::Network(_) => Kind::Network,
         }
     }
     pub fn id(&self) -> &str {
@@ -96,6 +102,7 @@ impl Object {
             Object::Task(o) => o.id(),
             Object::Secret(o) => o.id(),
             Object::Config(o) => o.id(),
+            Object::Network(o) => o.id(),
         }
     }
     pub fn meta(&self) -> &Meta {
@@ -106,6 +113,7 @@ impl Object {
             Object::Task(o) => o.meta(),
             Object::Secret(o) => o.meta(),
             Object::Config(o) => o.meta(),
+            Object::Network(o) => o.meta(),
         }
     }
     pub fn meta_mut(&mut self) -> &mut Meta {
@@ -116,6 +124,7 @@ impl Object {
             Object::Task(o) => o.meta_mut(),
             Object::Secret(o) => o.meta_mut(),
             Object::Config(o) => o.meta_mut(),
+            Object::Network(o) => o.meta_mut(),
         }
     }
     pub fn unique_name(&self) -> Option<&str> {
@@ -126,6 +135,7 @@ impl Object {
             Object::Task(o) => o.unique_name(),
             Object::Secret(o) => o.unique_name(),
             Object::Config(o) => o.unique_name(),
+            Object::Network(o) => o.unique_name(),
         }
     }
     pub fn index_keys(&self) -> Vec<IndexKey> {
@@ -136,6 +146,7 @@ impl Object {
             Object::Task(o) => o.index_keys(),
             Object::Secret(o) => o.index_keys(),
             Object::Config(o) => o.index_keys(),
+            Object::Network(o) => o.index_keys(),
         }
     }
 }
@@ -261,6 +272,23 @@ impl StoreObject for Config {
     fn from_object(o: &Object) -> Option<&Self> {
         match o {
             Object::Config(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+impl StoreObject for Network {
+    const KIND: Kind = Kind::Network;
+    meta_accessors!();
+    fn unique_name(&self) -> Option<&str> {
+        Some(self.name())
+    }
+    fn into_object(self) -> Object {
+        Object::Network(self)
+    }
+    fn from_object(o: &Object) -> Option<&Self> {
+        match o {
+            Object::Network(n) => Some(n),
             _ => None,
         }
     }

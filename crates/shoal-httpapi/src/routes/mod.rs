@@ -2,6 +2,7 @@
 
 mod blob;
 mod logs;
+mod network;
 mod node;
 mod service;
 mod swarm;
@@ -62,6 +63,12 @@ pub fn all<B: Backend>() -> Router<Arc<B>> {
             get(blob::config_inspect::<B>).delete(blob::config_remove::<B>),
         )
         .route("/configs/{id}/update", post(blob::config_update::<B>))
+        .route("/networks", get(network::list::<B>))
+        .route("/networks/create", post(network::create::<B>))
+        .route(
+            "/networks/{id}",
+            get(network::inspect::<B>).delete(network::remove::<B>),
+        )
         .fallback(not_found)
 }
 

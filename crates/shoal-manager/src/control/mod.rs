@@ -4,6 +4,7 @@
 mod blob;
 mod logs;
 mod lookup;
+mod network;
 mod node;
 mod service;
 mod service_validate;
@@ -12,5 +13,6 @@ mod task;
 
 pub use logs::LogTarget;
 pub use lookup::resolve;
+pub(crate) use network::ingress_network;
 pub use service::Rollback;
 pub use swarm::MIN_CERT_EXPIRY_NS;

@@ -50,8 +50,10 @@ impl Manager {
         };
         self.store
             .update(|tx| {
+                let mut service = service;
                 check_port_conflicts(&tx.list::<Service>(), &service.spec, "")?;
                 super::blob::check_references(tx.committed(), &service.spec)?;
+                super::network::resolve_service_networks(tx.committed(), &mut service.spec)?;
                 tx.create(service).map_err(TxError::Store)
             })
             .await
@@ -107,6 +109,9 @@ impl Manager {
             .update(|tx| {
                 let current = resolve::<Service>(tx.committed(), input, |s| s.name())?;
                 let services = tx.list::<Service>();
+                // Names become IDs first, so a spec sent again with names is not a change.
+                let mut spec = spec;
+                super::network::resolve_service_networks(tx.committed(), &mut spec)?;
                 let updated = apply_update(current, version, spec, rollback, &services)?;
                 super::blob::check_references(tx.committed(), &updated.spec)?;
                 tx.update(updated).map_err(TxError::Store)

@@ -387,6 +387,22 @@ impl shoal_httpapi::Backend for NodeRuntime {
         self.manager()?.remove_config(id).await
     }
 
+    async fn network_create(
+        &self,
+        req: shoal_types::network::NetworkCreateRequest,
+    ) -> Result<String, Error> {
+        self.manager()?.create_network(req).await
+    }
+    fn network_list(&self, filters: Filters) -> Result<Vec<serde_json::Value>, Error> {
+        self.manager()?.list_networks(&filters)
+    }
+    fn network_inspect(&self, id: &str) -> Result<serde_json::Value, Error> {
+        self.manager()?.get_network(id)
+    }
+    async fn network_remove(&self, id: &str) -> Result<(), Error> {
+        self.manager()?.remove_network(id).await
+    }
+
     fn task_list(&self, filters: Filters) -> Result<Vec<Task>, Error> {
         self.manager()?.list_tasks(&filters)
     }
