@@ -28,6 +28,7 @@ mod service_opts;
 mod service_pretty;
 mod service_refs;
 mod service_table;
+mod stack;
 mod swarm;
 mod swarm_lock;
 mod system;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Manage Swarm services
     #[command(subcommand)]
     Service(ServiceCmd),
+    /// Manage Swarm stacks
+    #[command(subcommand)]
+    Stack(stack::StackCmd),
     /// Manage Swarm secrets
     #[command(subcommand)]
     Secret(blob::BlobCmd),
@@ -76,6 +80,7 @@ pub async fn run(host: &str, cmd: Command) -> Result<(), CliError> {
         Command::Swarm(c) => swarm::run(&client, c).await,
         Command::Node(c) => node::run(&client, c).await,
         Command::Service(c) => service::run(&client, c).await,
+        Command::Stack(c) => stack::run(&client, c).await,
         Command::Secret(c) => blob::run(&client, blob::Kind::Secret, c).await,
         Command::Config(c) => blob::run(&client, blob::Kind::Config, c).await,
         Command::Info(a) => system::info(&client, a).await,

@@ -113,3 +113,51 @@ fn docker_stack_deploy_ls_services_ps_rm_and_a_changed_config_rolls() {
     })
     .unwrap();
 }
+
+#[test]
+fn shoals_own_stack_deploy_ls_services_and_rm() {
+    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("docker-compose.yml"), COMPOSE).unwrap();
+    std::fs::write(dir.path().join("app.conf"), "version-one").unwrap();
+    std::fs::write(dir.path().join("db_pass.txt"), "s3cret").unwrap();
+    let file = dir.path().join("docker-compose.yml");
+    let out = d.shoal(&["stack", "deploy", "-c", file.to_str().unwrap(), "shop"]);
+    let stdout = success(out.clone());
+    for line in [
+        "Creating network shop_default",
+        "Creating secret shop_db_pass",
+        "Creating config shop_appconf",
+        "Creating service shop_web",
+        "Creating service shop_api",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Ignoring unsupported options: restart"),
+        "{out:?}"
+    );
+    let ls = success(d.shoal(&["stack", "ls"]));
+    assert!(
+        ls.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["shop", "2"]),
+        "{ls}"
+    );
+    wait_for("the stack's tasks running", Duration::from_secs(30), || {
+        let s = success(d.shoal(&["stack", "services", "shop"]));
+        (s.contains("2/2") && s.contains("1/1")).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    // The docker CLI sees the same stack.
+    let ps = success(d.docker(&["stack", "ps", "shop", "--format", "{{.Name}}"]));
+    assert_eq!(ps.lines().count(), 3, "{ps}");
+    // A redeploy updates in place.
+    let again = success(d.shoal(&["stack", "deploy", "-c", file.to_str().unwrap(), "shop"]));
+    assert!(again.contains("Updating service shop_web"), "{again}");
+    assert!(again.contains("Updating config shop_appconf"), "{again}");
+    let rm = success(d.shoal(&["stack", "rm", "shop"]));
+    assert!(rm.contains("Removing network shop_default"), "{rm}");
+    let gone = d.shoal(&["stack", "rm", "shop"]);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("Nothing found in stack: shop"));
+}

@@ -1,0 +1,282 @@
+//! `shoal stack deploy|ls|services|rm`, as docker/cli's `cli/command/stack` does them: the
+//! compose files are loaded and converted here (crate shoal-compose), then networks, secrets,
+//! configs and services are created or updated through the API, all labelled with the stack.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use base64::Engine;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use shoal_compose::STACK_NAMESPACE_LABEL;
+use shoal_types::Service;
+use shoal_types::service::ServiceSpec;
+
+use crate::client::{Client, filters_json, path_escape, query};
+use crate::error::CliError;
+use crate::table::table;
+
+/// `shoal stack …`
+#[derive(Debug, Subcommand)]
+pub enum StackCmd {
+    /// Deploy a new stack or update an existing stack
+    #[command(visible_alias = "up")]
+    Deploy(DeployArgs),
+    /// List stacks
+    #[command(visible_alias = "list")]
+    Ls,
+    /// List the services in the stack
+    Services(NameArg),
+    /// Remove one or more stacks
+    #[command(visible_alias = "remove", visible_alias = "down")]
+    Rm(NamesArg),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Path to a Compose file, or "-" to read from stdin
+    #[arg(short = 'c', long = "compose-file", required = true)]
+    pub compose_file: Vec<String>,
+    /// Stack name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArg {
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NamesArg {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+pub async fn run(c: &Client, cmd: StackCmd) -> Result<(), CliError> {
+    match cmd {
+        StackCmd::Deploy(a) => deploy(c, a).await,
+        StackCmd::Ls => ls(c).await,
+        StackCmd::Services(a) => services(c, &a.name).await,
+        StackCmd::Rm(a) => {
+            for name in &a.names {
+                remove(c, name).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn label_filter(stack: Option<&str>) -> String {
+    let value = match stack {
+        Some(s) => format!("{STACK_NAMESPACE_LABEL}={s}"),
+        None => STACK_NAMESPACE_LABEL.to_string(),
+    };
+    let filters = BTreeMap::from([("label".to_string(), vec![value])]);
+    query(&[("filters", filters_json(&filters))])
+}
+
+async fn deploy(c: &Client, a: DeployArgs) -> Result<(), CliError> {
+    let paths: Vec<&Path> = a.compose_file.iter().map(Path::new).collect();
+    let lookup = |k: &str| std::env::var(k).ok();
+    let loaded = shoal_compose::load(&paths, &lookup).map_err(|e| CliError::msg(e.to_string()))?;
+    for w in &loaded.warnings {
+        eprint!("{w}");
+    }
+    let stack = shoal_compose::convert(&a.name, &loaded.compose)
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    let existing: Vec<Value> = c
+        .get_json(&format!("/networks{}", label_filter(Some(&a.name))))
+        .await?;
+    for net in &stack.networks {
+        if existing.iter().any(|n| n["Name"] == net.name.as_str()) {
+            continue;
+        }
+        println!("Creating network {}", net.name);
+        c.post_raw("/networks/create", net).await?;
+    }
+    for s in &stack.secrets {
+        let name = s.spec.name.clone().unwrap_or_default();
+        upsert(c, "secrets", "secret", &name, json!(s.spec), &s.file).await?;
+    }
+    for cf in &stack.configs {
+        let name = cf.spec.name.clone().unwrap_or_default();
+        upsert(c, "configs", "config", &name, json!(cf.spec), &cf.file).await?;
+    }
+    let current: Vec<Service> = c
+        .get_json(&format!("/services{}", label_filter(Some(&a.name))))
+        .await?;
+    for (short, spec) in &stack.services {
+        let name = spec.name.clone().unwrap_or_else(|| short.clone());
+        let spec = with_ids(c, spec.clone()).await?;
+        match current
+            .iter()
+            .find(|s| s.spec.name.as_deref() == Some(name.as_str()))
+        {
+            Some(s) => {
+                println!("Updating service {name} (id: {})", s.id);
+                let q = query(&[("version", s.meta.version.index.to_string())]);
+                c.post_raw(&format!("/services/{}/update{q}", s.id), &spec)
+                    .await?;
+            }
+            None => {
+                println!("Creating service {name}");
+                c.post_raw("/services/create", &spec).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates the secret or config from `file`, or updates it (a new version when the content
+/// changed, beyond Swarm).
+async fn upsert(
+    c: &Client,
+    path: &str,
+    noun: &str,
+    name: &str,
+    mut spec: Value,
+    file: &str,
+) -> Result<(), CliError> {
+    let data = std::fs::read(file)
+        .map_err(|e| CliError::msg(format!("error reading content from \"{file}\": {e}")))?;
+    spec["Data"] = json!(base64::engine::general_purpose::STANDARD.encode(data));
+    match c
+        .get_json::<Value>(&format!("/{path}/{}", path_escape(name)))
+        .await
+    {
+        Ok(found) => {
+            println!("Updating {noun} {name}");
+            let id = found["ID"].as_str().unwrap_or_default();
+            let version = found["Version"]["Index"].as_u64().unwrap_or_default();
+            let q = query(&[("version", version.to_string())]);
+            c.post_raw(&format!("/{path}/{id}/update{q}"), &spec)
+                .await?;
+        }
+        Err(e) if e.status() == Some(404) => {
+            println!("Creating {noun} {name}");
+            c.post_raw(&format!("/{path}/create"), &spec).await?;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// The IDs of the secrets and configs a converted spec names.
+async fn with_ids(c: &Client, mut spec: ServiceSpec) -> Result<ServiceSpec, CliError> {
+    let Some(cs) = spec
+        .task_template
+        .as_mut()
+        .and_then(|t| t.container_spec.as_mut())
+    else {
+        return Ok(spec);
+    };
+    let ids = |kind: &'static str| async move {
+        let all: Vec<Value> = c.get_json(&format!("/{kind}")).await?;
+        Ok::<HashMap<String, String>, CliError>(
+            all.iter()
+                .map(|o| {
+                    (
+                        o["Spec"]["Name"].as_str().unwrap_or_default().to_string(),
+                        o["ID"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+        )
+    };
+    if let Some(refs) = cs.secrets.as_mut() {
+        let known = ids("secrets").await?;
+        for r in refs {
+            let name = r.secret_name.clone().unwrap_or_default();
+            r.secret_id = Some(
+                known
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| CliError::msg(format!("secret not found: {name}")))?,
+            );
+        }
+    }
+    if let Some(refs) = cs.configs.as_mut() {
+        let known = ids("configs").await?;
+        for r in refs {
+            let name = r.config_name.clone().unwrap_or_default();
+            r.config_id = Some(
+                known
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| CliError::msg(format!("config not found: {name}")))?,
+            );
+        }
+    }
+    Ok(spec)
+}
+
+async fn ls(c: &Client) -> Result<(), CliError> {
+    let services: Vec<Service> = c
+        .get_json(&format!("/services{}", label_filter(None)))
+        .await?;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &services {
+        let ns = s
+            .spec
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(STACK_NAMESPACE_LABEL))
+            .cloned()
+            .unwrap_or_default();
+        *counts.entry(ns).or_default() += 1;
+    }
+    let mut rows = vec![vec!["NAME".to_string(), "SERVICES".to_string()]];
+    rows.extend(counts.into_iter().map(|(n, k)| vec![n, k.to_string()]));
+    print!("{}", table(&rows));
+    Ok(())
+}
+
+async fn services(c: &Client, stack: &str) -> Result<(), CliError> {
+    let q = format!("{}&status=true", label_filter(Some(stack)));
+    let mut services: Vec<Service> = c.get_json(&format!("/services{q}")).await?;
+    if services.is_empty() {
+        eprintln!("Nothing found in stack: {stack}");
+        return Ok(());
+    }
+    print!("{}", table(&crate::service_table::ls_rows(&mut services)));
+    Ok(())
+}
+
+/// Services, secrets, configs, then networks, as docker/cli removes them.
+async fn remove(c: &Client, stack: &str) -> Result<(), CliError> {
+    let f = label_filter(Some(stack));
+    let services: Vec<Value> = c.get_json(&format!("/services{f}")).await?;
+    let secrets: Vec<Value> = c.get_json(&format!("/secrets{f}")).await?;
+    let configs: Vec<Value> = c.get_json(&format!("/configs{f}")).await?;
+    let networks: Vec<Value> = c.get_json(&format!("/networks{f}")).await?;
+    if services.is_empty() && secrets.is_empty() && configs.is_empty() && networks.is_empty() {
+        eprintln!("Nothing found in stack: {stack}");
+        return Ok(());
+    }
+    let name = |v: &Value| {
+        v["Spec"]["Name"]
+            .as_str()
+            .or(v["Name"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let id = |v: &Value| {
+        v["ID"]
+            .as_str()
+            .or(v["Id"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    for (noun, path, list) in [
+        ("service", "services", &services),
+        ("secret", "secrets", &secrets),
+        ("config", "configs", &configs),
+        ("network", "networks", &networks),
+    ] {
+        for o in list {
+            println!("Removing {noun} {}", name(o));
+            c.delete(&format!("/{path}/{}", id(o))).await?;
+        }
+    }
+    Ok(())
+}
