@@ -314,7 +314,7 @@ fn print_rows(rows: &[Vec<String>], keys: &[&str], format: &str) -> Result<(), C
     Ok(())
 }
 
-async fn ps(c: &Client, a: PsArgs) -> Result<(), CliError> {
+pub(crate) async fn ps(c: &Client, a: PsArgs) -> Result<(), CliError> {
     let lookup = |key: &str| {
         let f: BTreeMap<String, Vec<String>> = [(key.to_string(), a.services.clone())].into();
         format!("/services{}", query(&[("filters", filters_json(&f))]))

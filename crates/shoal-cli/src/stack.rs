@@ -27,6 +27,8 @@ pub enum StackCmd {
     Ls,
     /// List the services in the stack
     Services(NameArg),
+    /// List the tasks in the stack
+    Ps(NameArg),
     /// Remove one or more stacks
     #[command(visible_alias = "remove", visible_alias = "down")]
     Rm(NamesArg),
@@ -34,9 +36,20 @@ pub enum StackCmd {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Path to a Compose file, or "-" to read from stdin
+    /// Path to a Compose file
     #[arg(short = 'c', long = "compose-file", required = true)]
     pub compose_file: Vec<String>,
+    /// Prune services that are no longer referenced
+    #[arg(long)]
+    pub prune: bool,
+    /// Exit immediately instead of waiting for the stack services to converge
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true)]
+    pub detach: bool,
+    /// Query the registry to resolve image digest and supported platforms ("always",
+    /// "changed", "never"); shoal reaches no registry, so images are always used as named
+    #[arg(long = "resolve-image", default_value = "always")]
+    pub resolve_image: String,
     /// Stack name
     pub name: String,
 }
@@ -57,6 +70,7 @@ pub async fn run(c: &Client, cmd: StackCmd) -> Result<(), CliError> {
         StackCmd::Deploy(a) => deploy(c, a).await,
         StackCmd::Ls => ls(c).await,
         StackCmd::Services(a) => services(c, &a.name).await,
+        StackCmd::Ps(a) => ps(c, &a.name).await,
         StackCmd::Rm(a) => {
             for name in &a.names {
                 remove(c, name).await?;
@@ -77,7 +91,9 @@ fn label_filter(stack: Option<&str>) -> String {
 
 async fn deploy(c: &Client, a: DeployArgs) -> Result<(), CliError> {
     let paths: Vec<&Path> = a.compose_file.iter().map(Path::new).collect();
-    let lookup = |k: &str| std::env::var(k).ok();
+    let dotenv = dotenv_beside(paths[0])?;
+    // The environment wins over `.env`, as compose has it.
+    let lookup = |k: &str| std::env::var(k).ok().or_else(|| dotenv.get(k).cloned());
     let loaded = shoal_compose::load(&paths, &lookup).map_err(|e| CliError::msg(e.to_string()))?;
     for w in &loaded.warnings {
         eprint!("{w}");
@@ -107,7 +123,7 @@ async fn deploy(c: &Client, a: DeployArgs) -> Result<(), CliError> {
         .await?;
     for (short, spec) in &stack.services {
         let name = spec.name.clone().unwrap_or_else(|| short.clone());
-        let spec = with_ids(c, spec.clone()).await?;
+        let spec = with_ids(c, as_docker_sends(spec.clone())).await?;
         match current
             .iter()
             .find(|s| s.spec.name.as_deref() == Some(name.as_str()))
@@ -124,7 +140,60 @@ async fn deploy(c: &Client, a: DeployArgs) -> Result<(), CliError> {
             }
         }
     }
+    if a.prune {
+        let wanted: Vec<String> = stack
+            .services
+            .iter()
+            .filter_map(|(_, s)| s.name.clone())
+            .collect();
+        for s in current
+            .iter()
+            .filter(|s| !wanted.contains(&s.name().to_string()))
+        {
+            println!("Removing service {}", s.name());
+            c.delete(&format!("/services/{}", s.id)).await?;
+        }
+    }
+    if !a.detach {
+        for (_, s) in &stack.services {
+            let name = s.name.clone().unwrap_or_default();
+            crate::service::wait_on_service(c, &name, false).await?;
+        }
+    }
     Ok(())
+}
+
+/// The variables of the `.env` file beside the first compose file, if there is one.
+fn dotenv_beside(first: &Path) -> Result<HashMap<String, String>, CliError> {
+    let path = first.parent().unwrap_or(Path::new(".")).join(".env");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(HashMap::new());
+    };
+    let vars = shoal_compose::parse_env_file(&text)
+        .map_err(|e| CliError::msg(format!("{}: {e}", path.display())))?;
+    Ok(vars
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect())
+}
+
+/// `stack ps`: `service ps` over the stack's services.
+async fn ps(c: &Client, stack: &str) -> Result<(), CliError> {
+    let services: Vec<Service> = c
+        .get_json(&format!("/services{}", label_filter(Some(stack))))
+        .await?;
+    if services.is_empty() {
+        return Err(CliError::msg(format!("nothing found in stack: {stack}")));
+    }
+    let args = crate::service::PsArgs {
+        quiet: false,
+        no_trunc: false,
+        no_resolve: false,
+        filter: Vec::new(),
+        format: String::new(),
+        services: services.iter().map(|s| s.id.clone()).collect(),
+    };
+    crate::service::ps(c, args).await
 }
 
 /// Creates the secret or config from `file`, or updates it (a new version when the content
@@ -159,6 +228,29 @@ async fn upsert(
         Err(e) => return Err(e),
     }
     Ok(())
+}
+
+/// The spec as docker's CLI sends it for the same file, so both make the same service: the
+/// image tagged `latest` when it names no tag or digest, and empty `Resources` and
+/// `Privileges` rather than none.
+fn as_docker_sends(mut spec: ServiceSpec) -> ServiceSpec {
+    let Some(task) = spec.task_template.as_mut() else {
+        return spec;
+    };
+    task.resources.get_or_insert_with(Default::default);
+    if let Some(cs) = task.container_spec.as_mut() {
+        if let Some(image) = cs.image.as_mut() {
+            let last = image.rsplit('/').next().unwrap_or_default();
+            if !last.contains(':') && !image.contains('@') {
+                image.push_str(":latest");
+            }
+        }
+        cs.privileges
+            .get_or_insert_with(Default::default)
+            .no_new_privileges
+            .get_or_insert(false);
+    }
+    spec
 }
 
 /// The IDs of the secrets and configs a converted spec names.

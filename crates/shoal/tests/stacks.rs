@@ -161,3 +161,118 @@ fn shoals_own_stack_deploy_ls_services_and_rm() {
     let gone = d.shoal(&["stack", "rm", "shop"]);
     assert!(String::from_utf8_lossy(&gone.stderr).contains("Nothing found in stack: shop"));
 }
+
+/// A service's spec with what differs only by stack name taken out.
+fn normalized(d: &Daemon, service: &str, stack: &str) -> serde_json::Value {
+    let mut spec = d.http("GET", &format!("/services/{service}"), None).json()["Spec"].clone();
+    let text = spec.to_string().replace(&format!("{stack}_"), "STACK_");
+    spec = serde_json::from_str(&text.replace(&format!("\"{stack}\""), "\"STACK\"")).unwrap();
+    // Secret and config IDs differ between the two stacks' objects by nature.
+    let c = &mut spec["TaskTemplate"]["ContainerSpec"];
+    for (list, id) in [("Secrets", "SecretID"), ("Configs", "ConfigID")] {
+        if let Some(refs) = c[list].as_array_mut() {
+            refs.iter_mut()
+                .for_each(|r| r[id] = serde_json::json!("ID"));
+        }
+    }
+    if let Some(nets) = spec["TaskTemplate"]["Networks"].as_array_mut() {
+        nets.iter_mut()
+            .for_each(|n| n["Target"] = serde_json::json!("NET"));
+    }
+    spec
+}
+
+#[test]
+fn shoal_and_docker_stack_deploy_make_the_same_services_and_shoal_prunes_and_skips_unchanged() {
+    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &file,
+        COMPOSE.replace("replicas: 2", "replicas: ${WEB_REPLICAS}"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".env"), "WEB_REPLICAS=2\n").unwrap();
+    std::fs::write(dir.path().join("app.conf"), "version-one").unwrap();
+    std::fs::write(dir.path().join("db_pass.txt"), "s3cret").unwrap();
+    let f = file.to_str().unwrap();
+    success(d.shoal(&["stack", "deploy", "-c", f, "s"]));
+    // docker's stack deploy reads no .env: the variable comes from its environment.
+    let out = std::process::Command::new("docker")
+        .env("DOCKER_HOST", d.host())
+        .env("WEB_REPLICAS", "2")
+        .args(["stack", "deploy", "-c", f, "k"])
+        .output()
+        .unwrap();
+    success(out);
+    for svc in ["web", "api"] {
+        assert_eq!(
+            normalized(&d, &format!("s_{svc}"), "s"),
+            normalized(&d, &format!("k_{svc}"), "k"),
+            "{svc}: shoal's and docker's stack deploy differ"
+        );
+    }
+    assert_eq!(
+        d.http("GET", "/services/s_web", None).json()["Spec"]["Mode"]["Replicated"]["Replicas"],
+        2,
+        "the .env beside the compose file is read"
+    );
+    wait_for(
+        "stack ps: a header and three tasks",
+        Duration::from_secs(30),
+        || {
+            let ps = success(d.shoal(&["stack", "ps", "s"]));
+            (ps.lines().count() == 4 && ps.contains("s_web.2")).then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", success(d.shoal(&["stack", "ps", "s"]))));
+
+    // Redeploy with one image changed: only that service changes; api keeps its tasks.
+    let running_api = |d: &Daemon| -> Vec<String> {
+        let path = "/tasks?filters=%7B%22service%22%3A%5B%22s_api%22%5D%7D";
+        let tasks = d.http("GET", path, None).json();
+        let mut ids: Vec<String> = tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["DesiredState"] == "running")
+            .map(|t| t["ID"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let api_before = running_api(&d);
+    assert_eq!(api_before.len(), 1);
+    let changed = std::fs::read_to_string(&file).unwrap().replacen(
+        "image: busybox\n    command: [\"/bin/sh\"",
+        "image: busybox:2\n    command: [\"/bin/sh\"",
+        1,
+    );
+    std::fs::write(&file, changed).unwrap();
+    success(d.shoal(&["stack", "deploy", "-c", f, "s"]));
+    let web = d.http("GET", "/services/s_web", None).json();
+    assert_eq!(
+        web["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"],
+        "busybox:2"
+    );
+    std::thread::sleep(Duration::from_millis(500)); // give a wrong restart time to show
+    assert_eq!(
+        running_api(&d),
+        api_before,
+        "an unchanged service is not restarted"
+    );
+
+    // --prune removes what the file no longer has.
+    let without_api = std::fs::read_to_string(&file).unwrap();
+    let cut = without_api.find("  api:").unwrap();
+    let end = without_api.find("configs:\n  appconf").unwrap();
+    std::fs::write(
+        &file,
+        format!("{}{}", &without_api[..cut], &without_api[end..]),
+    )
+    .unwrap();
+    let pruned = success(d.shoal(&["stack", "deploy", "--prune", "-c", f, "s"]));
+    assert!(pruned.contains("Removing service s_api"), "{pruned}");
+    assert_eq!(d.http("GET", "/services/s_api", None).status, 404);
+}
