@@ -12,8 +12,22 @@ fn shoal(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().expect("run shoal")
 }
 
+/// A lab left by a run that was killed (its `lab.json` went with its temp dir) would block
+/// `lab up`: one lab per machine. Remove its network pieces first.
+fn remove_stale_lab() {
+    let netns = success(Command::new("ip").args(["netns", "list"]).output().unwrap());
+    for ns in netns
+        .split_whitespace()
+        .filter(|n| n.starts_with("shoal-lab-"))
+    {
+        let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    }
+    let _ = Command::new("ip").args(["link", "del", "shlab0"]).status();
+}
+
 #[test]
 fn lab_up_builds_a_swarm_and_down_removes_it() {
+    remove_stale_lab();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
     let d = dir.to_str().unwrap();
