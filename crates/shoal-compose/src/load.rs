@@ -55,7 +55,50 @@ pub fn load(paths: &[&Path], lookup: &dyn Fn(&str) -> Option<String>) -> Result<
         .and_then(|p| std::path::absolute(p).ok())
         .and_then(|p| p.parent().map(|d| d.display().to_string()))
         .unwrap_or_else(|| ".".into());
-    load_files(&files, &dir, lookup)
+    let mut loaded = load_files(&files, &dir, lookup)?;
+    merge_env_files(&mut loaded.compose, &dir, lookup)?;
+    Ok(loaded)
+}
+
+/// docker/cli reads each service's `env_file`s while loading: their variables join the
+/// environment, where `environment` wins; a bare `KEY` takes its value from the variables.
+fn merge_env_files(
+    compose: &mut Compose,
+    dir: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), Error> {
+    for svc in compose.services.values_mut() {
+        // Later files override earlier ones; `environment` overrides them all.
+        let mut from_files: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for file in &svc.env_file {
+            let path = Path::new(dir).join(file);
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            for (k, v) in crate::parse_env_file(&text)? {
+                let v = v.or_else(|| lookup(&k));
+                from_files.insert(k, v);
+            }
+        }
+        for (k, v) in from_files {
+            svc.environment.entry(k).or_insert(v);
+        }
+    }
+    Ok(())
+}
+
+/// docker/cli fills an `environment` entry given without a value from the variables, when set.
+fn fill_environment(compose: &mut Compose, lookup: &dyn Fn(&str) -> Option<String>) {
+    for svc in compose.services.values_mut() {
+        for (k, v) in svc.environment.iter_mut() {
+            if v.as_deref().is_none_or(str::is_empty)
+                && let Some(value) = lookup(k)
+            {
+                *v = Some(value);
+            }
+        }
+    }
 }
 
 /// Parses one file's YAML into its top-level mapping (YAML 1.1 octals like `0440`, as go-yaml).
@@ -176,7 +219,8 @@ pub fn load_files(
     }
     let mut merged = merged.unwrap_or_default();
     merged.insert("version".into(), version.into());
-    let compose = typed(merged, working_dir, lookup)?;
+    let mut compose = typed(merged, working_dir, lookup)?;
+    fill_environment(&mut compose, lookup);
     Ok(Loaded { compose, warnings })
 }
 

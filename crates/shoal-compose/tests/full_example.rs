@@ -11,8 +11,52 @@ fn env(name: &str) -> Option<String> {
     (name == "HOME").then(|| "/home/me".to_string())
 }
 
+/// The example, copied beside the two env files it names (docker/cli keeps them next to it in
+/// its test data; these hold the same kind of overrides), once per test process.
+fn dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(FULL, dir.path().join("full-example.yml")).unwrap();
+        std::fs::write(
+            dir.path().join("example1.env"),
+            "# passed through\nFOO=foo_from_env_file\nBAR=bar_from_env_file\nBAZ=baz_from_env_file\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("example2.env"), "BAR=bar_from_env_file_2\nHOME\n").unwrap();
+        dir
+    })
+    .path()
+}
+
 fn loaded() -> Loaded {
-    load(&[Path::new(FULL)], &env).expect("full example loads")
+    let file = dir().join("full-example.yml");
+    load(&[file.as_path()], &env).expect("full example loads")
+}
+
+fn in_dir(rest: &str) -> String {
+    format!("{}{rest}", dir().display())
+}
+
+#[test]
+fn env_files_join_the_environment_which_wins() {
+    let env = &loaded().compose.services["foo"].environment;
+    assert_eq!(env["FOO"].as_deref(), Some("foo_from_env_file"));
+    assert_eq!(
+        env["BAR"].as_deref(),
+        Some("bar_from_env_file_2"),
+        "the later file wins"
+    );
+    assert_ne!(
+        env["BAZ"].as_deref(),
+        Some("baz_from_env_file"),
+        "environment wins"
+    );
+    assert_eq!(
+        env["HOME"].as_deref(),
+        Some("/home/me"),
+        "a bare KEY comes from the variables"
+    );
 }
 
 #[test]
@@ -77,7 +121,7 @@ fn loads_typed_values() {
     );
     assert_eq!(d.placement.preferences, ["node.labels.az"]);
     let vols = &foo.volumes;
-    assert_eq!(vols[2].source.as_deref(), Some("/work/shared/specs"));
+    assert_eq!(vols[2].source.as_deref(), Some(in_dir("").as_str()));
     assert_eq!(vols[4].source.as_deref(), Some("/home/me/configs"));
     assert!(vols[4].read_only);
     assert_eq!(
@@ -87,7 +131,7 @@ fn loads_typed_values() {
     assert!(c.networks["other-external-network"].external);
     assert_eq!(
         c.secrets["secret1"].file.as_deref(),
-        Some("/work/shared/specs/secret_data")
+        Some(in_dir("/secret_data").as_str())
     );
     assert!(c.extensions.contains_key("x-nested"));
 }
@@ -130,9 +174,16 @@ fn converts_like_docker() {
         ["/code/entrypoint.sh", "-p", "3000"]
     );
     assert_eq!(cs.args.as_deref().unwrap()[0], "bundle");
+    // The env files' variables, overridden by `environment`; QUX is set nowhere.
     assert_eq!(
         cs.env.as_deref().unwrap(),
-        ["BAZ=baz_from_service_def", "QUX"]
+        [
+            "BAR=bar_from_env_file_2",
+            "BAZ=baz_from_service_def",
+            "FOO=foo_from_env_file",
+            "HOME=/home/me",
+            "QUX"
+        ]
     );
     assert_eq!(
         cs.labels.as_ref().unwrap()["com.docker.stack.namespace"],
@@ -203,7 +254,7 @@ fn converts_like_docker() {
     assert_eq!(stack.networks[0].labels.as_ref().unwrap()["foo"], "bar");
     assert_eq!(stack.secrets.len(), 1);
     assert_eq!(stack.secrets[0].spec.name.as_deref(), Some("app_secret1"));
-    assert_eq!(stack.secrets[0].file, "/work/shared/specs/secret_data");
+    assert_eq!(stack.secrets[0].file, in_dir("/secret_data"));
     assert_eq!(stack.external_secrets, ["my_secret", "secret3"]);
     assert_eq!(stack.external_configs, ["my_config", "config3"]);
 }
