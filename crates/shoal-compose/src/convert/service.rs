@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use bollard_stubs::models::{
-    MountVolumeOptions, MountVolumeOptionsDriverConfig, NetworkAttachmentConfig, ResourcesUlimits,
-    ServiceSpecRollbackConfig, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig,
-    TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets,
-    TaskSpecLogDriver, TaskSpecPlacementPreferences, TaskSpecPlacementSpread,
+    MountTmpfsOptions, MountVolumeOptions, MountVolumeOptionsDriverConfig, NetworkAttachmentConfig,
+    ResourcesUlimits, ServiceSpecRollbackConfig, TaskSpecContainerSpecConfigs,
+    TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
+    TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacementPreferences,
+    TaskSpecPlacementSpread,
 };
 use serde::de::DeserializeOwned;
 use shoal_types::service::{
@@ -398,6 +399,23 @@ fn mounts(ns: &str, svc: &Service, c: &Compose) -> Result<Vec<Mount>, Error> {
                                 }
                             }),
                             subpath: None,
+                        });
+                    }
+                }
+                ("tmpfs", _) => {
+                    // `tmpfs: {size: 100M}` (a number of bytes or a size string).
+                    let size = v.tmpfs.as_ref().and_then(|t| t.get("size"));
+                    let size_bytes = match size {
+                        Some(serde_json::Value::Number(n)) => n.as_i64(),
+                        Some(serde_json::Value::String(s)) => {
+                            Some(crate::units::parse_bytes(s).map_err(Error::invalid)?)
+                        }
+                        _ => None,
+                    };
+                    if size_bytes.is_some() {
+                        m.tmpfs_options = Some(MountTmpfsOptions {
+                            size_bytes,
+                            ..Default::default()
                         });
                     }
                 }
