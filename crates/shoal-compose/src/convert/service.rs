@@ -170,11 +170,25 @@ pub(super) fn convert_service(
     })
 }
 
-/// `host:ip` (compose) to `ip host` (`/etc/hosts`, docker/cli `convertExtraHosts`).
+/// `host:ip` or `host=ip` (compose) to `ip host` (`/etc/hosts`, docker/cli
+/// `convertExtraHosts`); a host name has no `:` or `=`, an IPv6 address may have `:`.
 fn host_entry(h: &str) -> String {
-    match h.split_once(':') {
-        Some((host, ip)) => format!("{ip} {host}"),
+    match h.split_once('=').or_else(|| h.split_once(':')) {
+        Some((host, ip)) => format!("{} {}", ip.trim(), host.trim()),
         None => h.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::host_entry;
+
+    #[test]
+    fn extra_hosts_in_both_forms() {
+        assert_eq!(host_entry("db.local:10.0.0.5"), "10.0.0.5 db.local");
+        assert_eq!(host_entry("db.local=10.0.0.5"), "10.0.0.5 db.local");
+        assert_eq!(host_entry("v6:::1"), "::1 v6");
+        assert_eq!(host_entry("gw:host-gateway"), "host-gateway gw");
     }
 }
 
