@@ -179,19 +179,6 @@ fn host_entry(h: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod host_tests {
-    use super::host_entry;
-
-    #[test]
-    fn extra_hosts_in_both_forms() {
-        assert_eq!(host_entry("db.local:10.0.0.5"), "10.0.0.5 db.local");
-        assert_eq!(host_entry("db.local=10.0.0.5"), "10.0.0.5 db.local");
-        assert_eq!(host_entry("v6:::1"), "::1 v6");
-        assert_eq!(host_entry("gw:host-gateway"), "host-gateway gw");
-    }
-}
-
 fn mode(svc: &Service) -> Result<ServiceSpecMode, Error> {
     let replicas = svc.deploy.replicas.map(|r| r as i64);
     let m = svc.deploy.mode.as_deref().unwrap_or("replicated");
@@ -438,4 +425,17 @@ fn mounts(ns: &str, svc: &Service, c: &Compose) -> Result<Vec<Mount>, Error> {
             Ok(m)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::host_entry;
+
+    #[test]
+    fn extra_hosts_in_both_forms() {
+        assert_eq!(host_entry("db.local:10.0.0.5"), "10.0.0.5 db.local");
+        assert_eq!(host_entry("db.local=10.0.0.5"), "10.0.0.5 db.local");
+        assert_eq!(host_entry("v6:::1"), "::1 v6");
+        assert_eq!(host_entry("gw:host-gateway"), "host-gateway gw");
+    }
 }
