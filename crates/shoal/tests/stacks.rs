@@ -1,6 +1,7 @@
 //! `docker stack deploy` with the stock docker CLI against shoal: the CLI reads the compose
 //! file and drives the API (networks, secrets, configs, services), and `stack ls / services /
-//! ps / rm` read back what it made. Redeploying a changed `file:` config rolls its service
+//! ps / rm` read back what it made. The stack: web (with a config and a secret), api, and a
+//! reverse proxy with its own config. Redeploying a changed `file:` config rolls its service
 //! (beyond Swarm, which refuses with "only updates to Labels are allowed").
 
 use std::time::Duration;
@@ -26,9 +27,18 @@ services:
     image: busybox
     command: ["sleep", "600"]
     restart: always
+  proxy:
+    image: busybox
+    command: ["/bin/sh", "-c", "cat $$SHOAL_FILES/etc/proxy.conf; echo; exec sleep 600"]
+    depends_on: [web, api]
+    configs:
+      - source: proxyconf
+        target: /etc/proxy.conf
 configs:
   appconf:
     file: ./app.conf
+  proxyconf:
+    file: ./proxy.conf
 secrets:
   db_pass:
     file: ./db_pass.txt
@@ -41,6 +51,7 @@ fn docker_stack_deploy_ls_services_ps_rm_and_a_changed_config_rolls() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("docker-compose.yml"), COMPOSE).unwrap();
     std::fs::write(dir.path().join("app.conf"), "version-one").unwrap();
+    std::fs::write(dir.path().join("proxy.conf"), "upstream web").unwrap();
     std::fs::write(dir.path().join("db_pass.txt"), "s3cret").unwrap();
     let file = dir.path().join("docker-compose.yml");
     let deploy = || d.docker(&["stack", "deploy", "-c", file.to_str().unwrap(), "app"]);
@@ -62,10 +73,10 @@ fn docker_stack_deploy_ls_services_ps_rm_and_a_changed_config_rolls() {
     let ls = success(d.docker(&["stack", "ls"]));
     assert!(
         ls.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["app", "2"]),
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["app", "3"]),
         "{ls}"
     );
-    wait_for("3 tasks running", Duration::from_secs(30), || {
+    wait_for("4 tasks running", Duration::from_secs(30), || {
         let services = success(d.docker(&[
             "stack",
             "services",
@@ -73,11 +84,25 @@ fn docker_stack_deploy_ls_services_ps_rm_and_a_changed_config_rolls() {
             "--format",
             "{{.Name}} {{.Replicas}}",
         ]));
-        (services.contains("app_web 2/2") && services.contains("app_api 1/1")).then_some(())
+        (services.contains("app_web 2/2")
+            && services.contains("app_api 1/1")
+            && services.contains("app_proxy 1/1"))
+        .then_some(())
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
     let ps = success(d.docker(&["stack", "ps", "app", "--format", "{{.Name}}"]));
-    assert_eq!(ps.lines().count(), 3, "{ps}");
+    assert_eq!(ps.lines().count(), 4, "{ps}");
+    wait_for(
+        "the proxy reads its config",
+        Duration::from_secs(30),
+        || {
+            let proxy = d
+                .http("GET", "/services/app_proxy/logs?stdout=1", None)
+                .text();
+            proxy.contains("upstream web").then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
     let logs = |d: &Daemon| {
         d.http("GET", "/services/app_web/logs?stdout=1", None)
             .text()
@@ -121,6 +146,7 @@ fn shoals_own_stack_deploy_ls_services_and_rm() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("docker-compose.yml"), COMPOSE).unwrap();
     std::fs::write(dir.path().join("app.conf"), "version-one").unwrap();
+    std::fs::write(dir.path().join("proxy.conf"), "upstream web").unwrap();
     std::fs::write(dir.path().join("db_pass.txt"), "s3cret").unwrap();
     let file = dir.path().join("docker-compose.yml");
     let out = d.shoal(&["stack", "deploy", "-c", file.to_str().unwrap(), "shop"]);
@@ -141,7 +167,7 @@ fn shoals_own_stack_deploy_ls_services_and_rm() {
     let ls = success(d.shoal(&["stack", "ls"]));
     assert!(
         ls.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["shop", "2"]),
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["shop", "3"]),
         "{ls}"
     );
     wait_for("the stack's tasks running", Duration::from_secs(30), || {
@@ -151,7 +177,7 @@ fn shoals_own_stack_deploy_ls_services_and_rm() {
     .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
     // The docker CLI sees the same stack.
     let ps = success(d.docker(&["stack", "ps", "shop", "--format", "{{.Name}}"]));
-    assert_eq!(ps.lines().count(), 3, "{ps}");
+    assert_eq!(ps.lines().count(), 4, "{ps}");
     // A redeploy updates in place.
     let again = success(d.shoal(&["stack", "deploy", "-c", file.to_str().unwrap(), "shop"]));
     assert!(again.contains("Updating service shop_web"), "{again}");
@@ -195,6 +221,7 @@ fn shoal_and_docker_stack_deploy_make_the_same_services_and_shoal_prunes_and_ski
     .unwrap();
     std::fs::write(dir.path().join(".env"), "WEB_REPLICAS=2\n").unwrap();
     std::fs::write(dir.path().join("app.conf"), "version-one").unwrap();
+    std::fs::write(dir.path().join("proxy.conf"), "upstream web").unwrap();
     std::fs::write(dir.path().join("db_pass.txt"), "s3cret").unwrap();
     let f = file.to_str().unwrap();
     success(d.shoal(&["stack", "deploy", "-c", f, "s"]));
@@ -219,11 +246,11 @@ fn shoal_and_docker_stack_deploy_make_the_same_services_and_shoal_prunes_and_ski
         "the .env beside the compose file is read"
     );
     wait_for(
-        "stack ps: a header and three tasks",
+        "stack ps: a header and four tasks",
         Duration::from_secs(30),
         || {
             let ps = success(d.shoal(&["stack", "ps", "s"]));
-            (ps.lines().count() == 4 && ps.contains("s_web.2")).then_some(())
+            (ps.lines().count() == 5 && ps.contains("s_web.2")).then_some(())
         },
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", success(d.shoal(&["stack", "ps", "s"]))));
