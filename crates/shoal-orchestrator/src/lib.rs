@@ -19,6 +19,7 @@ mod reaper;
 mod replicated;
 mod restart;
 mod slots;
+mod update;
 
 pub use action::{Action, Context, Plan, new_task};
 pub use global::plan_global;

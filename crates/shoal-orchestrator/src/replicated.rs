@@ -1,6 +1,6 @@
 //! Replicated services: slots 1..=replicas, gaps filled from the lowest number, scale-down
-//! from the nodes with the most copies (tasks not yet running first), and a basic update that
-//! replaces one out-of-date task at a time, stop-first.
+//! from the nodes with the most copies (tasks not yet running first), and rolling updates as
+//! the service's update config says (`update.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,6 +8,7 @@ use shoal_types::{Mode, Service, Task, TaskState};
 
 use crate::action::{Action, Context, Plan, new_task};
 use crate::slots::{Slot, is_live, reconcile_slot};
+use crate::update::rolling_update;
 
 /// Plans one replicated service. `tasks` are all of the service's tasks.
 pub fn plan_replicated(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan {
@@ -34,7 +35,7 @@ pub fn plan_replicated(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> 
     } else if occupied.len() > wanted {
         scale_down(&by_slot, &occupied, occupied.len() - wanted, &mut plan);
     } else {
-        update_one(service, &by_slot, &plan.clone(), ctx, &mut plan);
+        rolling_update(service, &by_slot, &plan.clone(), ctx, &mut plan);
     }
     plan
 }
@@ -108,54 +109,5 @@ fn scale_down(
                 });
             }
         }
-    }
-}
-
-/// Replaces one out-of-date live task, once no replacement is still starting.
-fn update_one(
-    service: &Service,
-    by_slot: &BTreeMap<u64, Vec<&Task>>,
-    planned: &Plan,
-    ctx: &Context<'_>,
-    plan: &mut Plan,
-) {
-    if planned
-        .actions
-        .iter()
-        .any(|a| matches!(a, Action::Create(_)))
-    {
-        return; // something is being replaced already this pass
-    }
-    // Live after this pass: tasks this pass already shuts down do not count.
-    let stopping = |t: &Task| {
-        planned.actions.iter().any(|a| match a {
-            Action::SetDesired { task_id, .. } | Action::Reject { task_id, .. } => *task_id == t.id,
-            _ => false,
-        })
-    };
-    let live: Vec<&Task> = by_slot
-        .values()
-        .flatten()
-        .copied()
-        .filter(|t| is_live(t) && !stopping(t))
-        .collect();
-    let starting = live
-        .iter()
-        .any(|t| t.spec_version == service.spec_version && t.status.state < TaskState::Running);
-    if starting {
-        return;
-    }
-    if let Some(old) = live
-        .iter()
-        .filter(|t| t.spec_version != service.spec_version)
-        .min_by_key(|t| t.slot)
-    {
-        plan.actions.push(Action::SetDesired {
-            task_id: old.id.clone(),
-            state: TaskState::Shutdown,
-        });
-        plan.actions.push(Action::Create(Box::new(new_task(
-            service, old.slot, None, ctx.now,
-        ))));
     }
 }

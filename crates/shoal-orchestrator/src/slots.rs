@@ -30,6 +30,7 @@ pub(crate) enum Slot {
 }
 
 const DRAINED: &str = "node is drained";
+const DUPLICATE: &str = "duplicate task in slot";
 
 /// Whether the service's update order is start-first (the replacement starts before the old
 /// task stops).
@@ -73,21 +74,26 @@ pub(crate) fn reconcile_slot(
     if !live.is_empty() {
         // One live task per slot: the furthest along (then the newest) stays; a duplicate
         // (e.g. left by a leader change mid-write) is shut down, as swarmkit does.
+        // Start-first: the task of the current spec is the one to keep even before it runs.
+        let start_first = starts_first(service);
         let keep = live
             .iter()
             .filter(|t| node_problem(ctx, t).is_none())
-            .max_by_key(|t| (t.status.state, t.meta.version.index))
+            .max_by_key(|t| {
+                let current = start_first && t.spec_version == service.spec_version;
+                (current, t.status.state, t.meta.version.index)
+            })
             .copied();
-        // Draining a start-first service: the task on the drained node runs on until its
-        // replacement runs, so the slot is never down (its node is still up, only drained).
+        // Start-first (an update, or draining a node): the old task runs on until its
+        // replacement runs, so the slot is never down.
         let replacement_runs = keep.is_some_and(|k| k.status.state == TaskState::Running);
-        let hold_drained = starts_first(service) && !replacement_runs;
+        let hold = start_first && !replacement_runs;
         for t in &live {
             if keep.is_some_and(|k| k.id == t.id) {
                 continue;
             }
-            let why = node_problem(ctx, t).unwrap_or("duplicate task in slot");
-            if hold_drained && why == DRAINED {
+            let why = node_problem(ctx, t).unwrap_or(DUPLICATE);
+            if hold && (why == DRAINED || why == DUPLICATE) {
                 continue;
             }
             plan.actions.push(shutdown(t, why));

@@ -482,3 +482,116 @@ fn a_new_job_iteration_starts_over() {
     assert_eq!(desired(&p), [("old".to_string(), TaskState::Shutdown)]);
     assert_eq!(created_slots(&p), [1]);
 }
+
+fn with_update(parallelism: i64, delay: Duration, order: Option<&str>) -> Service {
+    use shoal_types::service::{ServiceSpecUpdateConfig, ServiceSpecUpdateConfigOrderEnum as O};
+    let mut svc = service(Some(5), None);
+    svc.spec_version = 2;
+    svc.spec.update_config = Some(ServiceSpecUpdateConfig {
+        parallelism: Some(parallelism),
+        delay: Some(delay.as_nanos() as i64),
+        order: order.map(|o| {
+            if o == "start-first" {
+                O::START_FIRST
+            } else {
+                O::STOP_FIRST
+            }
+        }),
+        ..Default::default()
+    });
+    svc
+}
+
+fn old_five() -> Vec<T> {
+    ["a", "b", "c", "d", "e"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| T::new(id, i as u64 + 1, "n1", TaskState::Running).version(1))
+        .collect()
+}
+
+#[test]
+fn parallelism_replaces_that_many_slots_at_once_stop_first() {
+    let svc = with_update(2, Duration::ZERO, None);
+    let p = run(&svc, old_five(), &[node("n1")], now());
+    assert_eq!(
+        desired(&p),
+        [
+            ("a".to_string(), TaskState::Shutdown),
+            ("b".to_string(), TaskState::Shutdown)
+        ]
+    );
+    assert_eq!(created_slots(&p), [1, 2]);
+    // One of the two new tasks runs: one more slot goes, never more than two in flight.
+    let mut tasks = old_five();
+    tasks[0] = T::new("a", 1, "n1", TaskState::Running)
+        .version(1)
+        .desired(TaskState::Shutdown);
+    tasks[1] = T::new("b", 2, "n1", TaskState::Running)
+        .version(1)
+        .desired(TaskState::Shutdown);
+    tasks.push(T::new("a2", 1, "n1", TaskState::Running).version(2));
+    tasks.push(T::new("b2", 2, "n1", TaskState::Starting).version(2));
+    let p = run(&svc, tasks, &[node("n1")], now());
+    assert_eq!(desired(&p), [("c".to_string(), TaskState::Shutdown)]);
+    assert_eq!(created_slots(&p), [3]);
+    // Parallelism 0 means all at once.
+    let all = with_update(0, Duration::ZERO, None);
+    assert_eq!(
+        created_slots(&run(&all, old_five(), &[node("n1")], now())),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+#[test]
+fn a_delay_waits_after_each_slot_runs() {
+    let svc = with_update(1, Duration::from_secs(10), None);
+    let mut tasks = old_five();
+    tasks[0] = T::new("a", 1, "n1", TaskState::Shutdown)
+        .version(1)
+        .desired(TaskState::Shutdown);
+    // Slot 1's new task has run since `now`: slot 2 waits 10 s.
+    tasks.push(
+        T::new("a2", 1, "n1", TaskState::Running)
+            .version(2)
+            .ended_at(now()),
+    );
+    let p = run(&svc, tasks, &[node("n1")], now() + Duration::from_secs(3));
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
+    assert_eq!(p.wake_at, Some(now() + Duration::from_secs(10)));
+    let mut tasks = old_five();
+    tasks[0] = T::new("a", 1, "n1", TaskState::Shutdown)
+        .version(1)
+        .desired(TaskState::Shutdown);
+    tasks.push(
+        T::new("a2", 1, "n1", TaskState::Running)
+            .version(2)
+            .ended_at(now()),
+    );
+    let p = run(&svc, tasks, &[node("n1")], now() + Duration::from_secs(11));
+    assert_eq!(created_slots(&p), [2]);
+}
+
+#[test]
+fn start_first_keeps_the_old_task_until_the_new_one_runs() {
+    let svc = with_update(1, Duration::ZERO, Some("start-first"));
+    let p = run(&svc, old_five(), &[node("n1")], now());
+    assert!(
+        desired(&p).is_empty(),
+        "nothing stops first: {:?}",
+        p.actions
+    );
+    assert_eq!(created_slots(&p), [1]);
+    // While the new task starts, both live; nothing else moves.
+    let mut tasks = old_five();
+    tasks.push(T::new("a2", 1, "n1", TaskState::Starting).version(2));
+    let p = run(&svc, tasks, &[node("n1")], now());
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
+    // Once it runs, the old task of slot 1 stops and slot 2's new task starts (b keeps
+    // running meanwhile: never fewer than five up).
+    let mut tasks = old_five();
+    tasks.push(T::new("a2", 1, "n1", TaskState::Running).version(2));
+    let p = run(&svc, tasks, &[node("n1")], now());
+    assert_eq!(desired(&p), [("a".to_string(), TaskState::Shutdown)]);
+    assert_eq!(created_slots(&p), [2]);
+}

@@ -1,0 +1,117 @@
+//! Rolling updates of replicated services, following the service's `UpdateConfig`:
+//! `Parallelism` slots at a time (0 = all at once), `Delay` between one slot's new task running
+//! and the next slot's update, and `Order`: stop-first (the old task stops as the new one is
+//! made) or start-first (the old task keeps running until the new one runs; `slots.rs` then
+//! stops it). Failure actions and rollback are the next step of the update issue.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use shoal_types::service::ServiceSpecUpdateConfigOrderEnum as Order;
+use shoal_types::{Service, Task, TaskState};
+
+use crate::action::{Action, Context, Plan, new_task};
+use crate::slots::is_live;
+
+/// The parts of `UpdateConfig` this updater follows, with swarmkit's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UpdateCfg {
+    /// Slots updated at once; `usize::MAX` for "all".
+    pub parallelism: usize,
+    pub delay: Duration,
+    pub start_first: bool,
+}
+
+impl UpdateCfg {
+    pub(crate) fn of(service: &Service) -> Self {
+        let u = service.spec.update_config.as_ref();
+        let parallelism = match u.and_then(|u| u.parallelism) {
+            Some(0) => usize::MAX,
+            Some(p) if p > 0 => p as usize,
+            _ => 1,
+        };
+        UpdateCfg {
+            parallelism,
+            delay: Duration::from_nanos(u.and_then(|u| u.delay).unwrap_or(0).max(0) as u64),
+            start_first: u.and_then(|u| u.order) == Some(Order::START_FIRST),
+        }
+    }
+}
+
+/// When a task last changed state (its status timestamp).
+fn changed_at(t: &Task) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(&t.status.timestamp).ok()
+}
+
+/// Replaces out-of-date live tasks, at most `parallelism` in flight. `planned` is what this
+/// pass already decided (slots it touches are left alone).
+pub(crate) fn rolling_update(
+    service: &Service,
+    by_slot: &BTreeMap<u64, Vec<&Task>>,
+    planned: &Plan,
+    ctx: &Context<'_>,
+    plan: &mut Plan,
+) {
+    if planned
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Create(_)))
+    {
+        return; // something is being replaced already this pass
+    }
+    let stopping = |t: &Task| {
+        planned.actions.iter().any(|a| match a {
+            Action::SetDesired { task_id, .. } | Action::Reject { task_id, .. } => *task_id == t.id,
+            _ => false,
+        })
+    };
+    let cfg = UpdateCfg::of(service);
+    let current = |t: &Task| t.spec_version == service.spec_version;
+    let live: Vec<&Task> = by_slot
+        .values()
+        .flatten()
+        .copied()
+        .filter(|t| is_live(t) && !stopping(t))
+        .collect();
+    // New tasks not running yet are updates in flight.
+    let in_flight = live
+        .iter()
+        .filter(|t| current(t) && t.status.state < TaskState::Running)
+        .count();
+    if in_flight >= cfg.parallelism {
+        return;
+    }
+    if !cfg.delay.is_zero() {
+        if in_flight > 0 {
+            return; // with a delay, one batch at a time
+        }
+        let last = live
+            .iter()
+            .filter(|t| current(t) && t.status.state == TaskState::Running)
+            .filter_map(|t| changed_at(t))
+            .max();
+        if let Some(at) = last.map(|l| l + cfg.delay).filter(|at| *at > ctx.now) {
+            plan.wake(at);
+            return;
+        }
+    }
+    let updated_slots: Vec<u64> = live.iter().filter(|t| current(t)).map(|t| t.slot).collect();
+    let mut old: Vec<&Task> = live
+        .iter()
+        .copied()
+        .filter(|t| !current(t) && !updated_slots.contains(&t.slot))
+        .collect();
+    old.sort_by_key(|t| t.slot);
+    old.dedup_by_key(|t| t.slot);
+    for t in old.into_iter().take(cfg.parallelism - in_flight) {
+        if !cfg.start_first {
+            plan.actions.push(Action::SetDesired {
+                task_id: t.id.clone(),
+                state: TaskState::Shutdown,
+            });
+        }
+        plan.actions.push(Action::Create(Box::new(new_task(
+            service, t.slot, None, ctx.now,
+        ))));
+    }
+}
