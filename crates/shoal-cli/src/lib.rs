@@ -28,6 +28,7 @@ mod service_opts;
 mod service_pretty;
 mod service_refs;
 mod service_table;
+mod service_update_cfg;
 mod stack;
 mod swarm;
 mod swarm_lock;

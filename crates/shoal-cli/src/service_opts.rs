@@ -84,6 +84,8 @@ pub struct CommonFlags {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    #[command(flatten)]
+    pub update: crate::service_update_cfg::UpdateConfigFlags,
     /// Exit immediately instead of waiting for the service to converge
     #[arg(short, long)]
     pub detach: bool,
@@ -345,6 +347,7 @@ fn apply_common(spec: &mut ServiceSpec, c: &CommonFlags) -> Result<(), CliError>
     }
     apply_resources(spec, c);
     apply_restart(spec, c)?;
+    c.update.apply(spec)?;
     let cs = container(spec);
     for (flag, field) in [
         (&c.workdir, &mut cs.dir),
