@@ -16,6 +16,13 @@ pub enum Action {
     Reject { task_id: String, message: String },
     /// Remove a task from the store (reaper).
     Delete { task_id: String },
+    /// A rolling update (or rollback) of the service reached every slot: its `UpdateStatus`
+    /// becomes `state` (`completed`, `rollback_completed`) with swarmkit's `message`.
+    UpdateDone {
+        service_id: String,
+        state: String,
+        message: String,
+    },
 }
 
 /// The outcome of a pass: actions now, and when to look again if nothing else happens

@@ -44,6 +44,8 @@ pub fn plan_global(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan
             state: TaskState::Shutdown,
         });
     }
+    let all: Vec<&Task> = tasks.iter().collect();
+    crate::update::finish_update(service, &all, None, ctx.now, &mut plan);
     plan
 }
 

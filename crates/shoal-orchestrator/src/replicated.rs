@@ -8,7 +8,7 @@ use shoal_types::{Mode, Service, Task, TaskState};
 
 use crate::action::{Action, Context, Plan, new_task};
 use crate::slots::{Slot, is_live, reconcile_slot};
-use crate::update::rolling_update;
+use crate::update::{finish_update, rolling_update};
 
 /// Plans one replicated service. `tasks` are all of the service's tasks.
 pub fn plan_replicated(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan {
@@ -36,6 +36,8 @@ pub fn plan_replicated(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> 
         scale_down(&by_slot, &occupied, occupied.len() - wanted, &mut plan);
     } else {
         rolling_update(service, &by_slot, &plan.clone(), ctx, &mut plan);
+        let all: Vec<&Task> = by_slot.values().flatten().copied().collect();
+        finish_update(service, &all, Some(wanted), ctx.now, &mut plan);
     }
     plan
 }

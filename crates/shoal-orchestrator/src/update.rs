@@ -115,3 +115,63 @@ pub(crate) fn rolling_update(
         ))));
     }
 }
+
+/// Marks an update (or rollback) in progress as done once every wanted slot runs a task of the
+/// current spec, nothing old is live any more, and the last of them has run for the update's
+/// monitor period (swarmkit's "update completed"; 5 s by default). Clients watch for this: the
+/// docker CLI stops showing progress the moment it reads `completed`.
+/// `replicas` is the number of slots wanted (`None` for global services: every live task).
+pub(crate) fn finish_update(
+    service: &Service,
+    tasks: &[&Task],
+    replicas: Option<usize>,
+    now: SystemTime,
+    plan: &mut Plan,
+) {
+    let Some(status) = service.update_status.as_ref() else {
+        return;
+    };
+    let (state, message) = match status.state.as_str() {
+        "updating" => ("completed", "update completed"),
+        "rollback_started" => ("rollback_completed", "rollback completed"),
+        _ => return,
+    };
+    if plan
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Create(_) | Action::SetDesired { .. }))
+    {
+        return;
+    }
+    let live: Vec<&&Task> = tasks.iter().filter(|t| is_live(t)).collect();
+    let done = replicas.is_none_or(|r| live.len() == r)
+        && live.iter().all(|t| {
+            t.spec_version == service.spec_version && t.status.state == TaskState::Running
+        });
+    if !done {
+        return;
+    }
+    let monitor = service
+        .spec
+        .update_config
+        .as_ref()
+        .and_then(|u| u.monitor)
+        .filter(|m| *m > 0)
+        .map_or(Duration::from_secs(5), |m| Duration::from_nanos(m as u64));
+    let settled = live
+        .iter()
+        .filter_map(|t| changed_at(t))
+        .max()
+        .map(|last| last + monitor);
+    if let Some(at) = settled.filter(|at| *at > now) {
+        plan.wake(at);
+        return;
+    }
+    {
+        plan.actions.push(Action::UpdateDone {
+            service_id: service.id.clone(),
+            state: state.into(),
+            message: message.into(),
+        });
+    }
+}

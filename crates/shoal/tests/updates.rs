@@ -98,7 +98,22 @@ fn parallel_delayed_stop_first_then_start_first_updates() {
         "V=2",
         "web",
     ]));
+    let status = d.http("GET", "/services/web", None).json()["UpdateStatus"].clone();
+    assert_eq!(status["State"], "updating", "{status}");
+    assert!(status["StartedAt"].as_str().is_some_and(|s| !s.is_empty()));
     let (fewest, first_new) = watch_update(&d, "V=2");
+    wait_for(
+        "the update marked completed",
+        Duration::from_secs(10),
+        || {
+            let u = d.http("GET", "/services/web", None).json()["UpdateStatus"].clone();
+            (u["State"] == "completed"
+                && u["Message"] == "update completed"
+                && u["CompletedAt"].as_str().is_some_and(|s| !s.is_empty()))
+            .then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}: {}", d.http("GET", "/services/web", None).text()));
     assert!(
         fewest >= 3,
         "never more than two down at once, saw {fewest} running"

@@ -152,6 +152,7 @@ fn apply_update(
     }
     service.meta.version = Version { index: version };
     let old = service.spec.clone();
+    let rollback_none = matches!(rollback, Rollback::None);
     match rollback {
         Rollback::Previous => {
             let Some(previous) = service.previous_spec.take() else {
@@ -181,6 +182,15 @@ fn apply_update(
         || service.spec.endpoint_spec != old.endpoint_spec
     {
         service.spec_version += 1;
+        // The orchestrator marks it completed once every slot runs the new spec.
+        if rollback_none {
+            service.update_status = Some(UpdateStatus {
+                state: "updating".into(),
+                started_at: now_rfc3339(),
+                completed_at: String::new(),
+                message: "update in progress".into(),
+            });
+        }
     }
     service.endpoint = endpoint_for(&service.spec, Some(&service.endpoint));
     Ok(service)

@@ -44,7 +44,10 @@ fn update_keeps_previous_spec_and_bumps_the_spec_version_only_on_change() {
     let changed = apply_update(s.clone(), 7, spec(web("app:2")), Rollback::None, &[]).unwrap();
     assert_eq!(changed.spec_version, 2);
     assert_eq!(changed.previous_spec.as_ref(), Some(&s.spec));
-    assert!(changed.update_status.is_none());
+    let status = changed.update_status.as_ref().unwrap();
+    assert_eq!(status.state, "updating");
+    assert_eq!(status.message, "update in progress");
+    assert!(scaled.update_status.is_none(), "scaling is not an update");
 
     let back = apply_update(
         changed.clone(),

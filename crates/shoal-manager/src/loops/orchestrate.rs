@@ -126,6 +126,20 @@ fn commit(tx: &mut WriteTx<'_>, actions: &[Action]) -> Result<(), StoreError> {
                     tx.delete(Kind::Task, task_id)?;
                 }
             }
+            Action::UpdateDone {
+                service_id,
+                state,
+                message,
+            } => {
+                if let Some(mut s) = tx.get::<Service>(service_id)
+                    && let Some(u) = s.update_status.as_mut()
+                {
+                    u.state = state.clone();
+                    u.message = message.clone();
+                    u.completed_at = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
+                    tx.update(s)?;
+                }
+            }
         }
     }
     Ok(())
