@@ -16,13 +16,22 @@ pub enum Action {
     Reject { task_id: String, message: String },
     /// Remove a task from the store (reaper).
     Delete { task_id: String },
-    /// A rolling update (or rollback) of the service reached every slot: its `UpdateStatus`
-    /// becomes `state` (`completed`, `rollback_completed`) with swarmkit's `message`.
-    UpdateDone {
-        service_id: String,
-        state: String,
-        message: String,
-    },
+    /// The service's rolling update changes state (completed, paused, rolled back…).
+    SetUpdateStatus(Box<StatusChange>),
+}
+
+/// A new `UpdateStatus` for a service, applied only if the service is still at the spec
+/// version the plan saw (a user's update in between wins).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange {
+    pub service_id: String,
+    pub spec_version: u64,
+    /// `completed`, `paused`, `rollback_started`, `rollback_paused`, `rollback_completed`.
+    pub state: String,
+    /// swarmkit's text, e.g. "update paused due to failure or early termination of task X".
+    pub message: String,
+    /// Also return the service to its `PreviousSpec` (an automatic rollback).
+    pub rollback: bool,
 }
 
 /// The outcome of a pass: actions now, and when to look again if nothing else happens

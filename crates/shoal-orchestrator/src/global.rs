@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use shoal_types::{Availability, Mode, NodeState, Service, Task, TaskState};
 
 use crate::action::{Action, Context, Plan, new_task};
+use crate::failure::{Gate, judge};
 use crate::slots::{Slot, is_live, reconcile_slot};
 
 /// Plans one global service. `tasks` are all of the service's tasks.
@@ -15,6 +16,12 @@ pub fn plan_global(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan
     if service.mode() != Mode::Global {
         return plan;
     }
+    let all: Vec<&Task> = tasks.iter().collect();
+    let nodes_live = tasks.iter().filter(|t| is_live(t)).count();
+    let mut budget = match judge(service, &all, nodes_live, &mut plan) {
+        Gate::Go(n) => n,
+        Gate::Stop => 0,
+    };
     let mut by_node: BTreeMap<&str, Vec<&Task>> = BTreeMap::new();
     for t in tasks {
         by_node.entry(t.node_id.as_str()).or_default().push(t);
@@ -33,8 +40,11 @@ pub fn plan_global(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan
                 Some(&node.id),
                 ctx.now,
             ))));
-        } else if state == Slot::Live {
-            update_on_node(service, &slot_tasks, ctx, &mut plan);
+        } else if state == Slot::Live
+            && budget > 0
+            && update_on_node(service, &slot_tasks, ctx, &mut plan)
+        {
+            budget -= 1;
         }
     }
     // Tasks on nodes that no longer exist.
@@ -44,25 +54,30 @@ pub fn plan_global(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan
             state: TaskState::Shutdown,
         });
     }
-    let all: Vec<&Task> = tasks.iter().collect();
-    crate::update::finish_update(service, &all, None, ctx.now, &mut plan);
+    if !plan
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::SetUpdateStatus(_)))
+    {
+        crate::update::finish_update(service, &all, None, ctx.now, &mut plan);
+    }
     plan
 }
 
-/// Replaces the node's out-of-date task (stop-first).
-fn update_on_node(service: &Service, tasks: &[&Task], ctx: &Context<'_>, plan: &mut Plan) {
+/// Replaces the node's out-of-date task (stop-first); whether it did.
+fn update_on_node(service: &Service, tasks: &[&Task], ctx: &Context<'_>, plan: &mut Plan) -> bool {
     let Some(old) = tasks
         .iter()
         .find(|t| is_live(t) && t.spec_version != service.spec_version)
     else {
-        return;
+        return false;
     };
     if plan
         .actions
         .iter()
         .any(|a| matches!(a, Action::SetDesired { task_id, .. } if *task_id == old.id))
     {
-        return;
+        return false;
     }
     plan.actions.push(Action::SetDesired {
         task_id: old.id.clone(),
@@ -74,4 +89,5 @@ fn update_on_node(service: &Service, tasks: &[&Task], ctx: &Context<'_>, plan: &
         Some(&old.node_id),
         ctx.now,
     ))));
+    true
 }

@@ -5,14 +5,15 @@
 //!
 //! Owns: replicated and global slots (gaps filled from slot 1, scale-down from the nodes with
 //! the most copies, non-running first), the restart policy (condition, delay, max attempts,
-//! window), replacing tasks on down, drained or no-longer-matching nodes, a basic one-at-a-time
-//! stop-first update, jobs (replicated and global, run to completion), and the task reaper
+//! window), replacing tasks on down, drained or no-longer-matching nodes, rolling updates and
+//! rollbacks (parallelism, delay, order, failure monitor and action, UpdateStatus), jobs (replicated and global, run to completion), and the task reaper
 //! (history per slot).
 //!
 //! Layer L3: depends on shoal-types only; no IO, no clock, no store.
 #![forbid(unsafe_code)]
 
 mod action;
+mod failure;
 mod global;
 mod jobs;
 mod reaper;
@@ -21,7 +22,8 @@ mod restart;
 mod slots;
 mod update;
 
-pub use action::{Action, Context, Plan, new_task};
+pub use action::{Action, Context, Plan, StatusChange, new_task};
+pub use failure::PAUSE_AFTER_LABEL;
 pub use global::plan_global;
 pub use jobs::{plan_global_job, plan_replicated_job};
 pub use reaper::plan_reaper;

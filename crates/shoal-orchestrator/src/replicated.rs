@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use shoal_types::{Mode, Service, Task, TaskState};
 
 use crate::action::{Action, Context, Plan, new_task};
+use crate::failure::{Gate, judge};
 use crate::slots::{Slot, is_live, reconcile_slot};
 use crate::update::{finish_update, rolling_update};
 
@@ -35,9 +36,11 @@ pub fn plan_replicated(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> 
     } else if occupied.len() > wanted {
         scale_down(&by_slot, &occupied, occupied.len() - wanted, &mut plan);
     } else {
-        rolling_update(service, &by_slot, &plan.clone(), ctx, &mut plan);
         let all: Vec<&Task> = by_slot.values().flatten().copied().collect();
-        finish_update(service, &all, Some(wanted), ctx.now, &mut plan);
+        if let Gate::Go(budget) = judge(service, &all, wanted, &mut plan) {
+            rolling_update(service, &by_slot, budget, &plan.clone(), ctx, &mut plan);
+            finish_update(service, &all, Some(wanted), ctx.now, &mut plan);
+        }
     }
     plan
 }

@@ -2,7 +2,8 @@
 //! `Parallelism` slots at a time (0 = all at once), `Delay` between one slot's new task running
 //! and the next slot's update, and `Order`: stop-first (the old task stops as the new one is
 //! made) or start-first (the old task keeps running until the new one runs; `slots.rs` then
-//! stops it). Failure actions and rollback are the next step of the update issue.
+//! stops it). While rolling back, the rollback config rules instead. Failures of new tasks and
+//! the pause gates are judged in `failure.rs` before this runs.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -10,30 +11,93 @@ use std::time::{Duration, SystemTime};
 use shoal_types::service::ServiceSpecUpdateConfigOrderEnum as Order;
 use shoal_types::{Service, Task, TaskState};
 
-use crate::action::{Action, Context, Plan, new_task};
+use crate::action::{Action, Context, Plan, StatusChange, new_task};
 use crate::slots::is_live;
 
-/// The parts of `UpdateConfig` this updater follows, with swarmkit's defaults.
+/// What to do when too many new tasks fail within the monitor period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureAction {
+    Pause,
+    Continue,
+    Rollback,
+}
+
+/// The update (or, while rolling back, the rollback) config, with swarmkit's defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct UpdateCfg {
     /// Slots updated at once; `usize::MAX` for "all".
     pub parallelism: usize,
     pub delay: Duration,
     pub start_first: bool,
+    /// How long a new task is watched for failure after it runs (default 5 s).
+    pub monitor: Duration,
+    /// The fraction of slots whose new task may fail before `failure_action` fires.
+    pub max_failure_ratio: f64,
+    pub failure_action: FailureAction,
+}
+
+/// Whether the service is rolling back (its `UpdateStatus` says so).
+pub(crate) fn rolling_back(service: &Service) -> bool {
+    service
+        .update_status
+        .as_ref()
+        .is_some_and(|u| u.state.starts_with("rollback"))
+}
+
+fn nanos(n: Option<i64>) -> Option<Duration> {
+    n.filter(|n| *n > 0).map(|n| Duration::from_nanos(n as u64))
 }
 
 impl UpdateCfg {
     pub(crate) fn of(service: &Service) -> Self {
-        let u = service.spec.update_config.as_ref();
-        let parallelism = match u.and_then(|u| u.parallelism) {
-            Some(0) => usize::MAX,
-            Some(p) if p > 0 => p as usize,
-            _ => 1,
+        use shoal_types::service::ServiceSpecRollbackConfigFailureActionEnum as R;
+        use shoal_types::service::ServiceSpecRollbackConfigOrderEnum as RO;
+        use shoal_types::service::ServiceSpecUpdateConfigFailureActionEnum as U;
+        let spec = &service.spec;
+        // Both configs have the same fields; read them as one.
+        let (parallelism, delay, monitor, ratio, action, start_first) = if rolling_back(service) {
+            let r = spec.rollback_config.clone().unwrap_or_default();
+            let action = match r.failure_action {
+                Some(R::CONTINUE) => FailureAction::Continue,
+                _ => FailureAction::Pause, // "never roll back a rollback"
+            };
+            let order = r.order == Some(RO::START_FIRST);
+            (
+                r.parallelism,
+                r.delay,
+                r.monitor,
+                r.max_failure_ratio,
+                action,
+                order,
+            )
+        } else {
+            let u = spec.update_config.clone().unwrap_or_default();
+            let action = match u.failure_action {
+                Some(U::CONTINUE) => FailureAction::Continue,
+                Some(U::ROLLBACK) => FailureAction::Rollback,
+                _ => FailureAction::Pause,
+            };
+            let order = u.order == Some(Order::START_FIRST);
+            (
+                u.parallelism,
+                u.delay,
+                u.monitor,
+                u.max_failure_ratio,
+                action,
+                order,
+            )
         };
         UpdateCfg {
-            parallelism,
-            delay: Duration::from_nanos(u.and_then(|u| u.delay).unwrap_or(0).max(0) as u64),
-            start_first: u.and_then(|u| u.order) == Some(Order::START_FIRST),
+            parallelism: match parallelism {
+                Some(0) => usize::MAX,
+                Some(p) if p > 0 => p as usize,
+                _ => 1,
+            },
+            delay: nanos(delay).unwrap_or_default(),
+            start_first,
+            monitor: nanos(monitor).unwrap_or(Duration::from_secs(5)),
+            max_failure_ratio: ratio.unwrap_or(0.0).max(0.0),
+            failure_action: action,
         }
     }
 }
@@ -43,11 +107,13 @@ fn changed_at(t: &Task) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(&t.status.timestamp).ok()
 }
 
-/// Replaces out-of-date live tasks, at most `parallelism` in flight. `planned` is what this
-/// pass already decided (slots it touches are left alone).
+/// Replaces out-of-date live tasks, at most `parallelism` in flight and `budget` more slots
+/// (the canary gate). `planned` is what this pass already decided (slots it touches are left
+/// alone).
 pub(crate) fn rolling_update(
     service: &Service,
     by_slot: &BTreeMap<u64, Vec<&Task>>,
+    budget: usize,
     planned: &Plan,
     ctx: &Context<'_>,
     plan: &mut Plan,
@@ -103,7 +169,10 @@ pub(crate) fn rolling_update(
         .collect();
     old.sort_by_key(|t| t.slot);
     old.dedup_by_key(|t| t.slot);
-    for t in old.into_iter().take(cfg.parallelism - in_flight) {
+    for t in old
+        .into_iter()
+        .take((cfg.parallelism - in_flight).min(budget))
+    {
         if !cfg.start_first {
             plan.actions.push(Action::SetDesired {
                 task_id: t.id.clone(),
@@ -151,13 +220,7 @@ pub(crate) fn finish_update(
     if !done {
         return;
     }
-    let monitor = service
-        .spec
-        .update_config
-        .as_ref()
-        .and_then(|u| u.monitor)
-        .filter(|m| *m > 0)
-        .map_or(Duration::from_secs(5), |m| Duration::from_nanos(m as u64));
+    let monitor = UpdateCfg::of(service).monitor;
     let settled = live
         .iter()
         .filter_map(|t| changed_at(t))
@@ -167,11 +230,12 @@ pub(crate) fn finish_update(
         plan.wake(at);
         return;
     }
-    {
-        plan.actions.push(Action::UpdateDone {
+    plan.actions
+        .push(Action::SetUpdateStatus(Box::new(StatusChange {
             service_id: service.id.clone(),
+            spec_version: service.spec_version,
             state: state.into(),
             message: message.into(),
-        });
-    }
+            rollback: false,
+        })));
 }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 pub use bollard_stubs::models::{
     EndpointPortConfig, EndpointSpec, Mount, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecUpdateConfig,
+    ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
+    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
     ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
     TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
@@ -45,6 +47,14 @@ pub struct UpdateStatus {
     pub completed_at: String,
     #[serde(default)]
     pub message: String,
+    /// The update was resumed after a pause (internal): a canary gate
+    /// (`shoal.update.pause-after`) that paused it does not pause it again.
+    #[serde(rename = "ShoalResumed", default, skip_serializing_if = "is_false")]
+    pub resumed: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `ServiceStatus`, filled only when `GET /services?status=true` asks for it.

@@ -117,6 +117,15 @@ pub struct Task {
     /// The service's spec version this task was made from (internal).
     #[serde(rename = "ShoalSpecVersion", default, skip_serializing_if = "is_zero")]
     pub spec_version: u64,
+    /// When the task first reported RUNNING (its status timestamp then; internal): the updater
+    /// counts a task that fails within the update's monitor period of this as a failure of
+    /// the update. Empty when it never ran.
+    #[serde(
+        rename = "ShoalRunningAt",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub running_at: String,
     /// The ports the service publishes, copied when the task is made (swarmkit's
     /// `Task.Endpoint`; internal: the agent reads it, the API does not show it).
     #[serde(

@@ -6,7 +6,7 @@ mod logs;
 mod lookup;
 mod network;
 mod node;
-mod service;
+pub(crate) mod service;
 mod service_validate;
 mod swarm;
 mod task;

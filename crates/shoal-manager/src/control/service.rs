@@ -152,7 +152,10 @@ fn apply_update(
     }
     service.meta.version = Version { index: version };
     let old = service.spec.clone();
-    let rollback_none = matches!(rollback, Rollback::None);
+    let was_paused = service
+        .update_status
+        .as_ref()
+        .is_some_and(|u| u.state == "paused" || u.state == "rollback_paused");
     match rollback {
         Rollback::Previous => {
             let Some(previous) = service.previous_spec.take() else {
@@ -163,17 +166,22 @@ fn apply_update(
             };
             service.spec = previous;
             service.previous_spec = Some(old.clone());
-            service.update_status = Some(UpdateStatus {
-                state: "rollback_started".into(),
-                started_at: now_rfc3339(),
-                completed_at: String::new(),
-                message: "manually requested rollback".into(),
-            });
+            service.update_status = Some(update_status(
+                "rollback_started",
+                "manually requested rollback",
+            ));
         }
         Rollback::None => {
             service.previous_spec = Some(old.clone());
             service.spec = spec;
+            // As swarmkit: any update clears the status; one with work to do starts anew.
             service.update_status = None;
+            if was_paused {
+                // swarmkit resumes a paused update with the next update of the service.
+                let mut status = update_status("updating", "update resumed");
+                status.resumed = true;
+                service.update_status = Some(status);
+            }
         }
     }
     // Tasks go out of date only when what they run changes (swarmkit's IsTaskDirty: the task
@@ -183,17 +191,22 @@ fn apply_update(
     {
         service.spec_version += 1;
         // The orchestrator marks it completed once every slot runs the new spec.
-        if rollback_none {
-            service.update_status = Some(UpdateStatus {
-                state: "updating".into(),
-                started_at: now_rfc3339(),
-                completed_at: String::new(),
-                message: "update in progress".into(),
-            });
+        if matches!(rollback, Rollback::None) {
+            service.update_status = Some(update_status("updating", "update in progress"));
         }
     }
     service.endpoint = endpoint_for(&service.spec, Some(&service.endpoint));
     Ok(service)
+}
+
+/// A status that starts now.
+fn update_status(state: &str, message: &str) -> UpdateStatus {
+    UpdateStatus {
+        state: state.into(),
+        started_at: now_rfc3339(),
+        message: message.into(),
+        ..Default::default()
+    }
 }
 
 /// The variant of a spec's mode, for swarmkit's "mode change" rule.
@@ -262,7 +275,10 @@ fn check_port_conflicts(all: &[Service], spec: &ServiceSpec, self_id: &str) -> R
 /// `Endpoint` as the manager keeps it without an allocator: the spec, and the ports the user
 /// published explicitly (an allocator fills auto-assigned ones; those already assigned are
 /// kept across updates).
-fn endpoint_for(spec: &ServiceSpec, previous: Option<&ServiceEndpoint>) -> ServiceEndpoint {
+pub(crate) fn endpoint_for(
+    spec: &ServiceSpec,
+    previous: Option<&ServiceEndpoint>,
+) -> ServiceEndpoint {
     let ep_spec = spec.endpoint_spec.clone().unwrap_or_default();
     let ports = ep_spec
         .ports

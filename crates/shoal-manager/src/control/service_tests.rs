@@ -195,3 +195,28 @@ fn endpoint_keeps_explicit_and_already_assigned_ports() {
     assert_eq!(ep.ports.len(), 2);
     assert_eq!(ep.ports[1].published_port, Some(30000));
 }
+
+#[test]
+fn the_next_update_resumes_a_paused_one() {
+    let mut s = service("s1", web("app:2"));
+    s.update_status = Some(UpdateStatus {
+        state: "paused".into(),
+        message: "update paused due to failure or early termination of task t1".into(),
+        ..Default::default()
+    });
+    // `service update --continue`: the same spec again.
+    let resumed = apply_update(s.clone(), 8, spec(web("app:2")), Rollback::None, &[]).unwrap();
+    let status = resumed.update_status.unwrap();
+    assert_eq!(status.state, "updating");
+    assert_eq!(status.message, "update resumed");
+    assert!(status.resumed, "a canary gate does not pause it again");
+    assert!(!status.started_at.is_empty(), "failures count from now");
+    assert_eq!(resumed.spec_version, 1, "nothing new to roll out");
+    // Any other update without changes clears a finished status, as swarmkit does.
+    s.update_status.as_mut().unwrap().state = "completed".into();
+    let scaled = apply_update(s, 8, spec(web("app:2")), Rollback::None, &[]).unwrap();
+    assert!(
+        scaled.update_status.is_none(),
+        "as swarmkit: the status is cleared"
+    );
+}

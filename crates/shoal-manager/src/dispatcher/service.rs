@@ -10,7 +10,7 @@ use shoal_proto::dispatcher::{
     SessionMessage, SessionRequest, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
 };
 use shoal_store::{Event, Store, StoreError};
-use shoal_types::{Node, NodeDescription, NodeState, Task, TaskStatus};
+use shoal_types::{Node, NodeDescription, NodeState, Task, TaskState, TaskStatus};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -239,6 +239,9 @@ async fn apply_statuses(
                     continue;
                 }
                 debug!(task.id = %id, from = ?t.status.state, to = ?status.state, "task state");
+                if status.state == TaskState::Running && t.running_at.is_empty() {
+                    t.running_at = status.timestamp.clone();
+                }
                 t.status = status;
                 tx.update(t)?;
             }

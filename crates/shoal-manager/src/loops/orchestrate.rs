@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use shoal_orchestrator::{
-    Action, Context, Plan, plan_global, plan_global_job, plan_reaper, plan_replicated,
-    plan_replicated_job,
+    Action, Context, Plan, StatusChange, plan_global, plan_global_job, plan_reaper,
+    plan_replicated, plan_replicated_job,
 };
 use shoal_store::{Store, StoreError, WriteTx};
 use shoal_types::{Cluster, Kind, Mode, Node, Service, Task, TaskSpec, TaskState};
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::{wait_for_change, wait_leadership};
+use crate::control::service::endpoint_for;
 
 /// Runs until `shutdown`, acting only while this manager leads.
 pub async fn orchestrate(store: Store, shutdown: CancellationToken) {
@@ -45,6 +46,31 @@ pub async fn orchestrate(store: Store, shutdown: CancellationToken) {
             return;
         }
     }
+}
+
+/// The service with its update's new status; an automatic rollback also returns it to its
+/// previous spec (swarmkit's `rollbackUpdate`: the previous spec is used up).
+fn with_status(mut s: Service, change: &StatusChange) -> Service {
+    let now = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
+    if change.rollback
+        && let Some(previous) = s.previous_spec.take()
+    {
+        s.spec = previous;
+        s.spec_version += 1;
+        s.endpoint = endpoint_for(&s.spec, Some(&s.endpoint));
+    }
+    let status = s.update_status.get_or_insert_with(Default::default);
+    status.state = change.state.clone();
+    status.message = change.message.clone();
+    if change.state.ends_with("completed") {
+        status.completed_at = now;
+    } else if change.rollback {
+        // A rollback is a new rollout: failures count from now.
+        status.started_at = now;
+        status.completed_at.clear();
+        status.resumed = false;
+    }
+    s
 }
 
 /// Whether a node satisfies a task spec's placement constraints.
@@ -126,18 +152,11 @@ fn commit(tx: &mut WriteTx<'_>, actions: &[Action]) -> Result<(), StoreError> {
                     tx.delete(Kind::Task, task_id)?;
                 }
             }
-            Action::UpdateDone {
-                service_id,
-                state,
-                message,
-            } => {
-                if let Some(mut s) = tx.get::<Service>(service_id)
-                    && let Some(u) = s.update_status.as_mut()
+            Action::SetUpdateStatus(change) => {
+                if let Some(s) = tx.get::<Service>(&change.service_id)
+                    && s.spec_version == change.spec_version
                 {
-                    u.state = state.clone();
-                    u.message = message.clone();
-                    u.completed_at = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
-                    tx.update(s)?;
+                    tx.update(with_status(s, change))?;
                 }
             }
         }
