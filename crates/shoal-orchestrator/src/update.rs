@@ -202,7 +202,12 @@ pub(crate) fn finish_update(
     };
     let (state, message) = match status.state.as_str() {
         "updating" => ("completed", "update completed"),
-        "rollback_started" => ("rollback_completed", "rollback completed"),
+        // swarmkit says "rollback completed" either way; an automatic rollback keeps its reason
+        // ("update rolled back due to … task X") so inspect still says why.
+        "rollback_started" if status.message == "manually requested rollback" => {
+            ("rollback_completed", "rollback completed")
+        }
+        "rollback_started" => ("rollback_completed", status.message.as_str()),
         _ => return,
     };
     if plan

@@ -291,3 +291,28 @@ fn the_update_completes_once_every_slot_ran_the_new_spec_for_the_monitor_period(
     assert_eq!(c[0].state, "completed");
     assert_eq!(c[0].message, "update completed");
 }
+
+#[test]
+fn a_finished_automatic_rollback_still_says_why() {
+    let mut svc = updating(None, None);
+    let why = "update rolled back due to failure or early termination of task a2";
+    let status = svc.update_status.as_mut().unwrap();
+    status.state = "rollback_started".into();
+    status.message = why.into();
+    let settled = |svc: &Service| {
+        let new: Vec<T> = (1..=5)
+            .map(|s| {
+                T::new(&format!("n{s}"), s, "n1", TaskState::Running)
+                    .version(2)
+                    .ended_at(now() - Duration::from_secs(6))
+            })
+            .collect();
+        status_changes(&run(svc, new, &[node("n1")], now()))
+    };
+    let c = settled(&svc);
+    assert_eq!(c[0].state, "rollback_completed");
+    assert_eq!(c[0].message, why);
+    // A manual rollback finishes with swarmkit's text.
+    svc.update_status.as_mut().unwrap().message = "manually requested rollback".into();
+    assert_eq!(settled(&svc)[0].message, "rollback completed");
+}

@@ -32,15 +32,16 @@ pub fn wait_for<T>(
     }
 }
 
-/// Builds a local image `FROM scratch` holding Debian's busybox-static at `/bin/busybox` (no
-/// registry is reachable, so tests make their own images).
+/// Builds a local image `FROM scratch` holding Debian's busybox-static at `/bin/busybox` and
+/// `/bin/sh` (for `CMD-SHELL` health checks; busybox acts as the name it is run by). No
+/// registry is reachable, so tests make their own images.
 pub fn build_busybox_image(tag: &str) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     std::fs::copy("/bin/busybox", dir.path().join("busybox"))
         .map_err(|e| anyhow::anyhow!("/bin/busybox: {e} (apt-get install busybox-static)"))?;
     std::fs::write(
         dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\n",
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY busybox /bin/sh\n",
     )?;
     let out = std::process::Command::new("docker")
         .args(["build", "-q", "-t", tag])

@@ -110,6 +110,16 @@ pub(crate) fn spec_from_json(mut v: Value) -> Result<ServiceSpec, Error> {
             default_unknown(p, "PublishMode", &["", "ingress", "host"], "ingress");
         }
     }
+    // moby's Go field is `Healthcheck` (what the docker CLI sends) while the API's model says
+    // `HealthCheck`; Go reads keys case-insensitively, serde does not.
+    if let Some(c) = v
+        .pointer_mut("/TaskTemplate/ContainerSpec")
+        .and_then(Value::as_object_mut)
+        && !c.contains_key("HealthCheck")
+        && let Some(h) = c.remove("Healthcheck")
+    {
+        c.insert("HealthCheck".into(), h);
+    }
     serde_json::from_value(v).map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))
 }
 
@@ -131,6 +141,15 @@ fn default_unknown(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_docker_cli_s_healthcheck_key_is_read() {
+        let spec = spec_from_json(serde_json::json!({"TaskTemplate": {"ContainerSpec": {
+            "Image": "x", "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Retries": 2}}}}))
+        .unwrap();
+        let c = spec.task_template.unwrap().container_spec.unwrap();
+        assert_eq!(c.health_check.unwrap().retries, Some(2));
+    }
 
     #[test]
     fn enum_values_get_moby_s_texts() {
