@@ -10,9 +10,15 @@
 //! progress bars are left out and each line is printed when its text changes (docker repeats
 //! unchanged lines on every poll).
 //!
-//! Beyond docker, which waits forever, shoal gives up with the task's error when a slot's
-//! task fails or is rejected [`FAILURE_LIMIT`] times, or stays pending with an error (e.g. `no
-//! suitable node (…)`) for [`PENDING_LIMIT`].
+//! The update's state decides the exit status, as docker's: a paused update fails with
+//! `service update paused: <message>`, a paused rollback with `service rollback paused:
+//! <message>`. Beyond docker, which waits forever, shoal gives up with the task's error when a
+//! slot's task fails or is rejected [`FAILURE_LIMIT`] times, or stays pending with an error
+//! (e.g. `no suitable node (…)`) for [`PENDING_LIMIT`]; and, where docker exits 0, an update
+//! the daemon rolled back by itself (its failure action) fails with `service rolled back:
+//! <why>` once the rollback converged, after docker's usual lines. A rollback the user asked
+//! for (`service rollback`, `update --rollback`: the daemon's "manually requested rollback")
+//! succeeds.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -31,6 +37,8 @@ pub const FAILURE_LIMIT: usize = 3;
 pub const PENDING_LIMIT: Duration = Duration::from_secs(10);
 /// Poll period (docker's).
 pub const POLL: Duration = Duration::from_millis(200);
+/// swarmkit's `UpdateStatus` message of a rollback the user asked for.
+const MANUAL_ROLLBACK: &str = "manually requested rollback";
 
 /// docker's `numberedStates`: progress position of each state; unknown states are 0.
 fn numbered(state: &str) -> i64 {
@@ -120,6 +128,12 @@ pub struct Progress {
     converged: bool,
     converged_at: Option<Duration>,
     rollback: bool,
+    /// Saw the update run (`updating`) since the last manually requested rollback.
+    saw_update: bool,
+    /// The daemon rolled back an update by itself: why (its `rollback_started` message).
+    auto_rollback: Option<String>,
+    /// `auto_rollback` reached `rollback_completed`: the error to end with once converged.
+    rolled_back: Option<String>,
     final_message: Option<Msg>,
     /// Task ID → when it was first seen pending with an error.
     pending_errors: HashMap<String, Duration>,
@@ -146,7 +160,10 @@ impl Progress {
             .map_or(Duration::from_secs(5), |m| Duration::from_nanos(m as u64));
         if let Some(u) = &svc.update_status {
             match u.state.as_str() {
-                "updating" => self.rollback = false,
+                "updating" => {
+                    self.rollback = false;
+                    self.saw_update = true;
+                }
                 "completed" if !self.converged => return (out, Outcome::Done),
                 "paused" => {
                     return (
@@ -159,6 +176,12 @@ impl Progress {
                         out.push(Msg::action("rollback", u.message.clone()));
                     }
                     self.rollback = true;
+                    if u.message == MANUAL_ROLLBACK {
+                        self.saw_update = false;
+                        self.auto_rollback = None;
+                    } else {
+                        self.auto_rollback = Some(u.message.clone());
+                    }
                 }
                 "rollback_paused" => {
                     let text = format!("service rollback paused: {}", u.message);
@@ -169,6 +192,12 @@ impl Progress {
                         self.final_message = Some(Msg::status("rollback", u.message.clone()));
                     }
                     self.rollback = true;
+                    if self.rolled_back.is_none()
+                        && (self.saw_update || self.auto_rollback.is_some())
+                    {
+                        let why = self.auto_rollback.take().unwrap_or(u.message.clone());
+                        self.rolled_back = Some(why);
+                    }
                 }
                 _ => {}
             }
@@ -180,6 +209,11 @@ impl Progress {
             let text = format!("Service {} converged", self.reference);
             out.push(Msg::action("verify", text));
             out.extend(self.final_message.take());
+            // The tasks may converge on the old spec before the daemon marks the rollback
+            // completed: an automatic rollback seen under way is enough.
+            if let Some(why) = self.rolled_back.take().or(self.auto_rollback.take()) {
+                return (out, Outcome::Failed(format!("service rolled back: {why}")));
+            }
             return (out, Outcome::Done);
         }
         let mode = svc.spec.mode.clone().unwrap_or_default();

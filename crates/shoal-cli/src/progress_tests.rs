@@ -152,6 +152,181 @@ fn update_states_pause_and_rollback() {
     assert_eq!(msgs[1].text, "rolling back update: 0 out of 1 tasks");
 }
 
+fn with_status(replicas: u64, state: &str, message: &str) -> Service {
+    let mut s = web(replicas);
+    s.update_status = Some(shoal_types::service::UpdateStatus {
+        state: state.into(),
+        message: message.into(),
+        ..Default::default()
+    });
+    s
+}
+
+fn running(service: Service) -> Snapshot {
+    snap(service, vec![task("a", 1, "running", "running", "")])
+}
+
+#[test]
+fn a_paused_update_fails_with_docker_s_text() {
+    let why = "update paused after 1 of 3 tasks (shoal.update.pause-after=1): \
+               `service update --continue` resumes it, `service rollback` returns";
+    let mut p = Progress::new("web");
+    let (_, o) = p.step(Duration::ZERO, &running(with_status(1, "updating", "")));
+    assert_eq!(o, Outcome::Continue);
+    let (msgs, o) = p.step(
+        Duration::from_millis(200),
+        &running(with_status(1, "paused", why)),
+    );
+    assert!(msgs.is_empty(), "docker writes nothing more: {msgs:?}");
+    assert_eq!(o, Outcome::Failed(format!("service update paused: {why}")));
+}
+
+#[test]
+fn a_paused_rollback_fails_with_docker_s_text() {
+    let mut p = Progress::new("web");
+    let why = "rollback paused due to failure or early termination of task t1";
+    let (msgs, _) = p.step(
+        Duration::ZERO,
+        &running(with_status(
+            1,
+            "rollback_started",
+            "manually requested rollback",
+        )),
+    );
+    assert_eq!(
+        msgs[0],
+        Msg::action("rollback", "manually requested rollback")
+    );
+    let (_, o) = p.step(
+        Duration::from_millis(200),
+        &running(with_status(1, "rollback_paused", why)),
+    );
+    assert_eq!(
+        o,
+        Outcome::Failed(format!("service rollback paused: {why}"))
+    );
+}
+
+/// Polls `s` at `at` ms, its one task in `state`, rendered off a terminal.
+fn poll(p: &mut Progress, r: &mut Renderer, at: u64, s: Service, state: &str) -> (String, Outcome) {
+    plain(p, r, at, &snap(s, vec![task("a", 1, state, "running", "")]))
+}
+
+fn rollback_done() -> Service {
+    with_status(1, "rollback_completed", "rollback completed")
+}
+
+#[test]
+fn an_update_rolled_back_by_the_daemon_fails_after_docker_s_lines() {
+    let why = "update rolled back due to failure or early termination of task t2";
+    let mut p = Progress::new("web");
+    let mut r = Renderer::new(false, 0);
+    let updating = with_status(1, "updating", "update in progress");
+    let (_, o) = poll(&mut p, &mut r, 0, updating, "starting");
+    assert_eq!(o, Outcome::Continue);
+    let rolling = with_status(1, "rollback_started", why);
+    let (out, o) = poll(&mut p, &mut r, 200, rolling, "preparing");
+    assert_eq!(o, Outcome::Continue);
+    assert_eq!(
+        out,
+        format!("rollback: {why}\noverall progress: rolling back update: 0 out of 1 tasks\n")
+    );
+    let (_, o) = poll(&mut p, &mut r, 400, rollback_done(), "starting");
+    assert_eq!(o, Outcome::Continue);
+    let (out, o) = poll(&mut p, &mut r, 600, rollback_done(), "running");
+    assert_eq!(o, Outcome::Continue, "the rollback is verified first");
+    assert!(out.contains("Waiting 5 seconds"), "{out}");
+    let (out, o) = poll(&mut p, &mut r, 5_600, rollback_done(), "running");
+    assert_eq!(
+        out,
+        "verify: Service web converged\nrollback: rollback completed\n"
+    );
+    assert_eq!(o, Outcome::Failed(format!("service rolled back: {why}")));
+}
+
+#[test]
+fn tasks_converged_back_before_the_rollback_is_marked_completed_fail_too() {
+    let why = "update rolled back due to failure or early termination of task t2";
+    let mut p = Progress::new("web");
+    let mut r = Renderer::new(false, 0);
+    poll(
+        &mut p,
+        &mut r,
+        0,
+        with_status(1, "updating", "update in progress"),
+        "starting",
+    );
+    let rolling = || with_status(1, "rollback_started", why);
+    poll(&mut p, &mut r, 200, rolling(), "running");
+    let (out, o) = poll(&mut p, &mut r, 5_200, rolling(), "running");
+    assert_eq!(out, "verify: Service web converged\n");
+    assert_eq!(o, Outcome::Failed(format!("service rolled back: {why}")));
+}
+
+#[test]
+fn an_update_seen_only_updating_then_rolled_back_fails_too() {
+    let mut p = Progress::new("web");
+    let mut r = Renderer::new(false, 0);
+    let updating = with_status(1, "updating", "update in progress");
+    poll(&mut p, &mut r, 0, updating, "starting");
+    poll(&mut p, &mut r, 200, rollback_done(), "running");
+    let (out, o) = poll(&mut p, &mut r, 5_200, rollback_done(), "running");
+    assert_eq!(
+        out,
+        "verify: Service web converged\nrollback: rollback completed\n"
+    );
+    assert_eq!(
+        o,
+        Outcome::Failed("service rolled back: rollback completed".into())
+    );
+}
+
+#[test]
+fn a_manual_rollback_that_completes_succeeds() {
+    for saw_update_first in [false, true] {
+        let mut p = Progress::new("web");
+        let mut r = Renderer::new(false, 0);
+        let mut at = 0;
+        if saw_update_first {
+            let updating = with_status(1, "updating", "update in progress");
+            poll(&mut p, &mut r, at, updating, "starting");
+            at += 200;
+        }
+        let manual = with_status(1, "rollback_started", "manually requested rollback");
+        let (out, o) = poll(&mut p, &mut r, at, manual, "preparing");
+        assert_eq!(o, Outcome::Continue);
+        assert!(
+            out.starts_with("rollback: manually requested rollback\n"),
+            "{out}"
+        );
+        poll(&mut p, &mut r, at + 200, rollback_done(), "running");
+        let (out, o) = poll(&mut p, &mut r, at + 5_200, rollback_done(), "running");
+        assert_eq!(
+            (out.as_str(), o),
+            (
+                "verify: Service web converged\nrollback: rollback completed\n",
+                Outcome::Done
+            ),
+            "saw the update first: {saw_update_first}"
+        );
+    }
+}
+
+#[test]
+fn a_completed_update_succeeds() {
+    let mut p = Progress::new("web");
+    let mut r = Renderer::new(false, 0);
+    let updating = with_status(1, "updating", "update in progress");
+    poll(&mut p, &mut r, 0, updating, "running");
+    let done = || with_status(1, "completed", "update completed");
+    poll(&mut p, &mut r, 200, done(), "running");
+    let (out, o) = poll(&mut p, &mut r, 5_000, done(), "running");
+    assert_eq!(
+        (out.as_str(), o),
+        ("verify: Service web converged\n", Outcome::Done)
+    );
+}
+
 #[test]
 fn global_service_waits_for_tasks() {
     let g = service(serde_json::json!({"ID": "g", "Spec": {"Name": "g", "Mode": {"Global": {}}}}));

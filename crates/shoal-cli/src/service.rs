@@ -1,4 +1,4 @@
-//! `shoal service create|inspect|ls|ps|rm|scale|update`, mirroring docker/cli's
+//! `shoal service create|inspect|logs|ls|ps|rm|rollback|scale|update`, mirroring docker/cli's
 //! `cli/command/service`: the same requests, output and error texts.
 
 use std::collections::BTreeMap;
@@ -36,6 +36,8 @@ pub enum ServiceCmd {
     /// Remove one or more services
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
+    /// Revert changes to a service's configuration
+    Rollback(RollbackArgs),
     /// Scale one or multiple replicated services
     Scale(ScaleArgs),
     /// Update a service
@@ -98,6 +100,19 @@ pub struct RmArgs {
     pub services: Vec<String>,
 }
 
+/// `service rollback` flags.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Exit immediately instead of waiting for the service to converge
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Suppress progress output
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+}
+
 /// `service scale` arguments.
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
@@ -116,6 +131,7 @@ pub async fn run(c: &Client, cmd: ServiceCmd) -> Result<(), CliError> {
         ServiceCmd::Ls(a) => ls(c, a).await,
         ServiceCmd::Ps(a) => ps(c, a).await,
         ServiceCmd::Rm(a) => rm(c, a).await,
+        ServiceCmd::Rollback(a) => rollback(c, a).await,
         ServiceCmd::Scale(a) => scale(c, a).await,
         ServiceCmd::Update(a) => update(c, *a).await,
         ServiceCmd::Logs(a) => crate::service_logs::logs(c, a).await,
@@ -157,11 +173,19 @@ async fn get_service(c: &Client, r: &str, defaults: bool) -> Result<Service, Cli
         .await
 }
 
-async fn post_update(c: &Client, s: &Service, rollback: bool) -> Result<(), CliError> {
-    let mut params = vec![
-        ("version", s.meta.version.index.to_string()),
-        ("registryAuthFrom", "spec".to_string()),
-    ];
+/// `POST /services/{id}/update` with the spec of `s` at its version; `rollback` asks for
+/// `rollback=previous`, `auth_from_spec` for `registryAuthFrom=spec` (docker's `service
+/// update` sends it; `scale` and `rollback` do not).
+async fn post_update(
+    c: &Client,
+    s: &Service,
+    rollback: bool,
+    auth_from_spec: bool,
+) -> Result<(), CliError> {
+    let mut params = vec![("version", s.meta.version.index.to_string())];
+    if auth_from_spec {
+        params.push(("registryAuthFrom", "spec".into()));
+    }
     if rollback {
         params.push(("rollback", "previous".into()));
     }
@@ -182,12 +206,24 @@ async fn update(c: &Client, a: UpdateArgs) -> Result<(), CliError> {
     let s = &mut service.spec;
     service_refs::apply(c, s, RefKind::Secret, &a.secret_add, &a.secret_rm).await?;
     service_refs::apply(c, s, RefKind::Config, &a.config_add, &a.config_rm).await?;
-    post_update(c, &service, a.rollback).await?;
+    post_update(c, &service, a.rollback, true).await?;
     println!("{}", a.service);
     if a.common.detach {
         return Ok(());
     }
     wait_on_service(c, &a.service, a.common.quiet).await
+}
+
+/// docker's `runRollback`: the current spec posted back with `rollback=previous` (the daemon
+/// swaps in the previous spec), then the progress unless `-d`.
+async fn rollback(c: &Client, a: RollbackArgs) -> Result<(), CliError> {
+    let service = get_service(c, &a.service, false).await?;
+    post_update(c, &service, true, false).await?;
+    println!("{}", a.service);
+    if a.detach {
+        return Ok(());
+    }
+    wait_on_service(c, &a.service, a.quiet).await
 }
 
 /// docker's `scaleArgs` check: every argument is `SERVICE=REPLICAS`.
@@ -251,7 +287,7 @@ async fn scale_one(c: &Client, name: &str, replicas: u64) -> Result<(), CliError
             "scale can only be used with replicated or replicated-job mode",
         ));
     }
-    post_update(c, &s, false).await
+    post_update(c, &s, false, false).await
 }
 
 async fn rm(c: &Client, a: RmArgs) -> Result<(), CliError> {

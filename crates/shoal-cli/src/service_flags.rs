@@ -15,6 +15,28 @@ pub(crate) fn duration(s: &str) -> Result<i64, String> {
     parse_duration(s)
 }
 
+/// docker's `PositiveDurationOpt` (the `--health-*` durations): a Go duration that is not
+/// negative.
+pub(crate) fn positive_duration(s: &str) -> Result<i64, String> {
+    let d = parse_duration(s)?;
+    if d < 0 {
+        return Err("duration cannot be negative".into());
+    }
+    Ok(d)
+}
+
+/// docker's `floatValue` (`--update-max-failure-ratio`): `strconv.ParseFloat` and its text;
+/// the range (0 to 1) is the daemon's to check.
+pub(crate) fn float(s: &str) -> Result<f64, String> {
+    let bad = |why: &str| format!("strconv.ParseFloat: parsing \"{s}\": {why}");
+    let v: f64 = s.parse().map_err(|_| bad("invalid syntax"))?;
+    // Go parses it as a float32.
+    if v.is_finite() && v.abs() > f32::MAX as f64 {
+        return Err(bad("value out of range"));
+    }
+    Ok(v)
+}
+
 /// `units.RAMInBytes`: `512m`, `1g`, `1.5GiB`, `1024` (binary multiples).
 pub(crate) fn mem_bytes(s: &str) -> Result<i64, String> {
     let bad = || format!("invalid size: '{s}'");
@@ -369,6 +391,21 @@ mod tests {
             ["sh", "-c", "echo hi", "a b", "c d"]
         );
         assert!(shell_words("'open").is_err());
+        assert_eq!(float("0.25"), Ok(0.25));
+        assert_eq!(float("1"), Ok(1.0));
+        assert_eq!(
+            float("half"),
+            Err("strconv.ParseFloat: parsing \"half\": invalid syntax".into())
+        );
+        assert_eq!(
+            float("1e39"),
+            Err("strconv.ParseFloat: parsing \"1e39\": value out of range".into())
+        );
+        assert_eq!(positive_duration("30s"), Ok(30_000_000_000));
+        assert_eq!(
+            positive_duration("-1s"),
+            Err("duration cannot be negative".into())
+        );
     }
 
     #[test]

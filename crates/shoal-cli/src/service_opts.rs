@@ -15,6 +15,10 @@ use shoal_types::service::{
 use crate::error::CliError;
 use crate::service_flags as f;
 
+/// The service label of shoal's canary gate: the manager's updater pauses a rolling update
+/// once this many slots run the new spec.
+pub(crate) const PAUSE_AFTER_LABEL: &str = "shoal.update.pause-after";
+
 /// Flags `create` and `update` share.
 #[derive(Debug, Default, Args)]
 pub struct CommonFlags {
@@ -70,17 +74,32 @@ pub struct CommonFlags {
     #[arg(long = "health-cmd")]
     pub health_cmd: Option<String>,
     /// Time between running the check (ms|s|m|h)
-    #[arg(long = "health-interval", value_parser = f::duration)]
+    #[arg(
+        long = "health-interval",
+        value_parser = f::positive_duration,
+        allow_hyphen_values = true
+    )]
     pub health_interval: Option<i64>,
     /// Maximum time to allow one check to run (ms|s|m|h)
-    #[arg(long = "health-timeout", value_parser = f::duration)]
+    #[arg(long = "health-timeout", value_parser = f::positive_duration, allow_hyphen_values = true)]
     pub health_timeout: Option<i64>,
     /// Consecutive failures needed to report unhealthy
-    #[arg(long = "health-retries")]
+    #[arg(long = "health-retries", allow_negative_numbers = true)]
     pub health_retries: Option<i64>,
     /// Start period for the container to initialize before counting retries towards unstable (ms|s|m|h)
-    #[arg(long = "health-start-period", value_parser = f::duration)]
+    #[arg(
+        long = "health-start-period",
+        value_parser = f::positive_duration,
+        allow_hyphen_values = true
+    )]
     pub health_start_period: Option<i64>,
+    /// Time between running the check during the start period (ms|s|m|h)
+    #[arg(
+        long = "health-start-interval",
+        value_parser = f::positive_duration,
+        allow_hyphen_values = true
+    )]
+    pub health_start_interval: Option<i64>,
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
@@ -161,6 +180,15 @@ pub struct UpdateArgs {
     /// Rollback to previous specification
     #[arg(long)]
     pub rollback: bool,
+    /// Pause rolling updates once N tasks run the new spec, a canary gate until `service
+    /// update --continue` or `service rollback` (sets the service label
+    /// shoal.update.pause-after=N; 0 removes it; not in Docker)
+    #[arg(long = "update-pause-after", value_name = "N")]
+    pub update_pause_after: Option<u64>,
+    /// Resume a paused update: posts the service's current spec unchanged, which resumes it as
+    /// any update does (not in Docker)
+    #[arg(long = "continue")]
+    pub resume: bool,
     /// Add or update an environment variable
     #[arg(long = "env-add")]
     pub env_add: Vec<String>,
@@ -219,8 +247,8 @@ pub struct UpdateArgs {
 }
 
 impl UpdateArgs {
-    /// True when any flag besides `--rollback`, `-d` and `-q` is given (docker refuses to
-    /// combine them with `--rollback`).
+    /// True when any flag besides `--rollback`, `--continue`, `-d` and `-q` is given (docker
+    /// refuses to combine them with `--rollback`).
     fn changes_anything(&self) -> bool {
         let c = &self.common;
         let mut probe = ServiceSpec::default();
@@ -229,6 +257,8 @@ impl UpdateArgs {
             || self.image.is_some()
             || self.args.is_some()
             || self.force
+            || self.update_pause_after.is_some()
+            || c.health_cmd.is_some()
             || !(self.env_add.is_empty()
                 && self.env_rm.is_empty()
                 && self.label_add.is_empty()
@@ -323,6 +353,12 @@ pub(crate) fn create_spec(a: &CreateArgs) -> Result<ServiceSpec, CliError> {
         }),
         ..Default::default()
     };
+    let mode = spec.mode.as_ref().expect("set above");
+    if (mode.replicated_job.is_some() || mode.global_job.is_some()) && a.common.update.any() {
+        return Err(CliError::msg(
+            "update and rollback configuration is not supported for jobs",
+        ));
+    }
     apply_common(&mut spec, &a.common)?;
     Ok(spec)
 }
@@ -435,14 +471,18 @@ fn apply_restart(spec: &mut ServiceSpec, c: &CommonFlags) -> Result<(), CliError
     Ok(())
 }
 
+/// docker's `toHealthConfig` (create) and `updateHealthcheck` (update): `--no-healthcheck`
+/// alone sets `["NONE"]`; other health flags change only what they name, starting from the
+/// current check (a `NONE` test is dropped) and `--health-cmd ""` removing the test.
 fn apply_health(cs: &mut TaskSpecContainerSpec, c: &CommonFlags) -> Result<(), CliError> {
-    let any = c.health_cmd.is_some()
+    let settings = c.health_cmd.is_some()
         || c.health_interval.is_some()
         || c.health_timeout.is_some()
         || c.health_retries.is_some()
-        || c.health_start_period.is_some();
+        || c.health_start_period.is_some()
+        || c.health_start_interval.is_some();
     if c.no_healthcheck {
-        if any {
+        if settings {
             return Err(CliError::msg(
                 "--no-healthcheck conflicts with --health-* options",
             ));
@@ -453,28 +493,45 @@ fn apply_health(cs: &mut TaskSpecContainerSpec, c: &CommonFlags) -> Result<(), C
         });
         return Ok(());
     }
-    if !any {
+    if !settings {
         return Ok(());
     }
+    let created = cs.health_check.is_none();
     let hc = cs.health_check.get_or_insert_with(HealthConfig::default);
-    if let Some(cmd) = &c.health_cmd {
-        hc.test = Some(vec!["CMD-SHELL".into(), cmd.clone()]);
+    if hc.test.as_ref().and_then(|t| t.first()).map(String::as_str) == Some("NONE") {
+        hc.test = None;
     }
     for (v, field) in [
         (c.health_interval, &mut hc.interval),
         (c.health_timeout, &mut hc.timeout),
         (c.health_start_period, &mut hc.start_period),
+        (c.health_start_interval, &mut hc.start_interval),
         (c.health_retries, &mut hc.retries),
     ] {
         if v.is_some() {
             *field = v;
         }
     }
+    if let Some(cmd) = &c.health_cmd {
+        hc.test = (!cmd.is_empty()).then(|| vec!["CMD-SHELL".into(), cmd.clone()]);
+    }
+    if created && *hc == HealthConfig::default() {
+        // docker's create: `--health-cmd ""` alone sets no check.
+        cs.health_check = None;
+    }
     Ok(())
 }
 
 /// docker's `updateService`: the flags given, merged into the spec read from the daemon.
 pub(crate) fn merge_update(spec: &mut ServiceSpec, a: &UpdateArgs) -> Result<(), CliError> {
+    if a.resume {
+        if a.rollback || a.changes_anything() {
+            return Err(CliError::msg(
+                "other flags may not be combined with --continue",
+            ));
+        }
+        return Ok(());
+    }
     if a.rollback {
         if a.changes_anything() {
             return Err(CliError::msg(
@@ -488,6 +545,15 @@ pub(crate) fn merge_update(spec: &mut ServiceSpec, a: &UpdateArgs) -> Result<(),
         labels.remove(k);
     });
     labels.extend(f::kv_map(&a.label_add));
+    match a.update_pause_after {
+        Some(0) => {
+            labels.remove(PAUSE_AFTER_LABEL);
+        }
+        Some(n) => {
+            labels.insert(PAUSE_AFTER_LABEL.into(), n.to_string());
+        }
+        None => {}
+    }
     if let Some(r) = a.common.replicas {
         match spec.mode.as_mut().and_then(|m| m.replicated.as_mut()) {
             Some(rep) => rep.replicas = Some(r as i64),

@@ -267,3 +267,318 @@ fn scale_arguments_are_checked_first() {
         "{e}"
     );
 }
+
+fn create_spec_json(args: &[&str]) -> Result<Value, CliError> {
+    let mut full = vec!["create"];
+    full.extend_from_slice(args);
+    full.push("nginx");
+    let ServiceCmd::Create(a) = parse(&full) else {
+        panic!("create")
+    };
+    create_spec(&a).map(|s| serde_json::to_value(s).unwrap())
+}
+
+fn updated(spec: &Value, args: &[&str]) -> Result<Value, CliError> {
+    let mut spec: shoal_types::service::ServiceSpec = serde_json::from_value(spec.clone()).unwrap();
+    let mut full = vec!["update"];
+    full.extend_from_slice(args);
+    full.push("web");
+    let ServiceCmd::Update(a) = parse(&full) else {
+        panic!("update")
+    };
+    merge_update(&mut spec, &a).map(|()| serde_json::to_value(spec).unwrap())
+}
+
+fn parse_err(args: &[&str]) -> String {
+    let mut full = vec!["service"];
+    full.extend_from_slice(args);
+    Cli::try_parse_from(full).unwrap_err().to_string()
+}
+
+#[test]
+fn update_and_rollback_configs_start_from_swarmkit_s_defaults() {
+    let spec = create_spec_json(&[
+        "--update-parallelism",
+        "2",
+        "--update-delay",
+        "10s",
+        "--update-monitor",
+        "30s",
+        "--update-failure-action",
+        "rollback",
+        "--update-max-failure-ratio",
+        "0.25",
+        "--update-order",
+        "start-first",
+        "--rollback-parallelism",
+        "0",
+        "--rollback-delay",
+        "1s",
+        "--rollback-monitor",
+        "2s",
+        "--rollback-failure-action",
+        "continue",
+        "--rollback-max-failure-ratio",
+        "0.5",
+        "--rollback-order",
+        "start-first",
+    ])
+    .unwrap();
+    assert_eq!(
+        spec["UpdateConfig"],
+        json!({"Parallelism": 2, "Delay": 10_000_000_000i64, "FailureAction": "rollback",
+            "Monitor": 30_000_000_000i64, "MaxFailureRatio": 0.25, "Order": "start-first"})
+    );
+    assert_eq!(
+        spec["RollbackConfig"],
+        json!({"Parallelism": 0, "Delay": 1_000_000_000, "FailureAction": "continue",
+            "Monitor": 2_000_000_000, "MaxFailureRatio": 0.5, "Order": "start-first"})
+    );
+
+    // One flag: docker's `updateConfigFromDefaults` fills the rest; the other config stays out.
+    let spec = create_spec_json(&["--update-parallelism", "3"]).unwrap();
+    assert_eq!(
+        spec["UpdateConfig"],
+        json!({"Parallelism": 3, "Delay": 0, "FailureAction": "pause",
+            "Monitor": 5_000_000_000i64, "MaxFailureRatio": 0.0, "Order": "stop-first"})
+    );
+    assert!(spec.get("RollbackConfig").is_none(), "{spec}");
+    let spec = create_spec_json(&["--rollback-monitor", "1m"]).unwrap();
+    assert_eq!(
+        spec["RollbackConfig"],
+        json!({"Parallelism": 1, "Delay": 0, "FailureAction": "pause",
+            "Monitor": 60_000_000_000i64, "MaxFailureRatio": 0.0, "Order": "stop-first"})
+    );
+    assert!(spec.get("UpdateConfig").is_none(), "{spec}");
+    let spec = create_spec_json(&[]).unwrap();
+    assert!(spec.get("UpdateConfig").is_none() && spec.get("RollbackConfig").is_none());
+}
+
+#[test]
+fn bad_update_config_values_get_docker_s_texts() {
+    let err = |args: &[&str]| create_spec_json(args).unwrap_err().to_string();
+    assert_eq!(
+        err(&["--update-failure-action", "panic"]),
+        "unrecognized update failure action panic"
+    );
+    assert_eq!(
+        err(&["--rollback-failure-action", "rollback"]),
+        "unrecognized update failure action rollback"
+    );
+    assert_eq!(
+        err(&["--update-order", "random"]),
+        "unrecognized update order random"
+    );
+    assert_eq!(
+        err(&["--rollback-order", "last-first"]),
+        "unrecognized update order last-first"
+    );
+    assert_eq!(
+        err(&["--mode", "replicated-job", "--rollback-delay", "1s"]),
+        "update and rollback configuration is not supported for jobs"
+    );
+    assert_eq!(
+        err(&["--mode", "global-job", "--update-parallelism", "1"]),
+        "update and rollback configuration is not supported for jobs"
+    );
+    let e = parse_err(&["create", "--update-max-failure-ratio", "most", "x"]);
+    assert!(
+        e.contains("strconv.ParseFloat: parsing \"most\": invalid syntax"),
+        "{e}"
+    );
+    let e = parse_err(&["update", "--rollback-monitor", "soon", "x"]);
+    assert!(e.contains("time: invalid duration \"soon\""), "{e}");
+    assert!(parse_err(&["update", "--update-parallelism", "-1", "x"]).contains("-1"));
+    // Ranges are the daemon's to refuse (swarmkit's texts), as docker leaves them.
+    let spec =
+        create_spec_json(&["--update-max-failure-ratio", "2", "--update-delay", "-1s"]).unwrap();
+    assert_eq!(spec["UpdateConfig"]["MaxFailureRatio"], 2.0);
+    assert_eq!(spec["UpdateConfig"]["Delay"], -1_000_000_000i64);
+}
+
+#[test]
+fn update_changes_only_the_config_fields_given() {
+    let spec = json!({"Name": "web", "Mode": {"Replicated": {"Replicas": 3}},
+        "TaskTemplate": {"ContainerSpec": {"Image": "app:1"}},
+        "UpdateConfig": {"Parallelism": 3, "Delay": 10_000_000_000i64, "FailureAction": "rollback",
+            "Monitor": 20_000_000_000i64, "MaxFailureRatio": 0.2, "Order": "start-first"}});
+    let v = updated(
+        &spec,
+        &[
+            "--update-delay",
+            "1s",
+            "--update-failure-action",
+            "continue",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        v["UpdateConfig"],
+        json!({"Parallelism": 3, "Delay": 1_000_000_000, "FailureAction": "continue",
+            "Monitor": 20_000_000_000i64, "MaxFailureRatio": 0.2, "Order": "start-first"})
+    );
+    assert!(v.get("RollbackConfig").is_none(), "{v}");
+    assert_eq!(v["TaskTemplate"], spec["TaskTemplate"]);
+
+    let v = updated(&spec, &["--rollback-order", "start-first"]).unwrap();
+    assert_eq!(v["UpdateConfig"], spec["UpdateConfig"]);
+    assert_eq!(
+        v["RollbackConfig"],
+        json!({"Parallelism": 1, "Delay": 0, "FailureAction": "pause",
+            "Monitor": 5_000_000_000i64, "MaxFailureRatio": 0.0, "Order": "start-first"})
+    );
+    let v = updated(&v, &["--rollback-max-failure-ratio", "0.1"]).unwrap();
+    assert_eq!(v["RollbackConfig"]["MaxFailureRatio"], 0.1);
+    assert_eq!(v["RollbackConfig"]["Order"], "start-first");
+
+    assert_eq!(
+        updated(&spec, &["--update-failure-action", "sometimes"])
+            .unwrap_err()
+            .to_string(),
+        "unrecognized update failure action sometimes"
+    );
+    assert_eq!(
+        updated(&spec, &["--rollback", "--update-delay", "1s"])
+            .unwrap_err()
+            .to_string(),
+        "other flags may not be combined with --rollback"
+    );
+}
+
+#[test]
+fn health_flags_like_docker() {
+    let spec = create_spec_json(&[
+        "--health-cmd",
+        "curl -f localhost",
+        "--health-interval",
+        "10s",
+        "--health-timeout",
+        "2s",
+        "--health-retries",
+        "3",
+        "--health-start-period",
+        "30s",
+        "--health-start-interval",
+        "1s",
+    ])
+    .unwrap();
+    assert_eq!(
+        spec["TaskTemplate"]["ContainerSpec"]["HealthCheck"],
+        json!({"Test": ["CMD-SHELL", "curl -f localhost"], "Interval": 10_000_000_000i64,
+            "Timeout": 2_000_000_000, "Retries": 3, "StartPeriod": 30_000_000_000i64,
+            "StartInterval": 1_000_000_000})
+    );
+    let spec = create_spec_json(&["--no-healthcheck"]).unwrap();
+    assert_eq!(
+        spec["TaskTemplate"]["ContainerSpec"]["HealthCheck"],
+        json!({"Test": ["NONE"]})
+    );
+    for flag in [
+        ["--health-cmd", "true"],
+        ["--health-interval", "1s"],
+        ["--health-timeout", "1s"],
+        ["--health-retries", "1"],
+        ["--health-start-period", "1s"],
+        ["--health-start-interval", "1s"],
+    ] {
+        assert_eq!(
+            create_spec_json(&["--no-healthcheck", flag[0], flag[1]])
+                .unwrap_err()
+                .to_string(),
+            "--no-healthcheck conflicts with --health-* options",
+            "{flag:?}"
+        );
+    }
+    let spec = create_spec_json(&["--health-cmd", ""]).unwrap();
+    assert!(
+        spec["TaskTemplate"]["ContainerSpec"]
+            .get("HealthCheck")
+            .is_none()
+    );
+    let e = parse_err(&["create", "--health-interval", "-1s", "x"]);
+    assert!(e.contains("duration cannot be negative"), "{e}");
+
+    // Update: only the flags given change; a NONE test is dropped; an empty command removes it.
+    let spec = json!({"Name": "web", "Mode": {"Replicated": {"Replicas": 1}},
+        "TaskTemplate": {"ContainerSpec": {"Image": "app:1",
+            "HealthCheck": {"Test": ["CMD-SHELL", "true"], "Interval": 5, "Retries": 2}}}});
+    let hc = |v: Value| v["TaskTemplate"]["ContainerSpec"]["HealthCheck"].clone();
+    assert_eq!(
+        hc(updated(
+            &spec,
+            &["--health-retries", "4", "--health-start-interval", "2s"]
+        )
+        .unwrap()),
+        json!({"Test": ["CMD-SHELL", "true"], "Interval": 5, "Retries": 4,
+            "StartInterval": 2_000_000_000})
+    );
+    assert_eq!(
+        hc(updated(&spec, &["--health-cmd", ""]).unwrap()),
+        json!({"Interval": 5, "Retries": 2})
+    );
+    let none = updated(&spec, &["--no-healthcheck"]).unwrap();
+    assert_eq!(hc(none.clone()), json!({"Test": ["NONE"]}));
+    assert_eq!(
+        hc(updated(&none, &["--health-timeout", "3s"]).unwrap()),
+        json!({"Timeout": 3_000_000_000i64})
+    );
+    assert_eq!(
+        updated(&spec, &["--no-healthcheck", "--health-cmd", "x"])
+            .unwrap_err()
+            .to_string(),
+        "--no-healthcheck conflicts with --health-* options"
+    );
+}
+
+#[test]
+fn pause_after_sets_the_canary_label_and_continue_posts_the_spec_unchanged() {
+    let spec = json!({"Name": "web", "Labels": {"tier": "front"},
+        "Mode": {"Replicated": {"Replicas": 4}},
+        "TaskTemplate": {"ContainerSpec": {"Image": "app:1"}}});
+    let v = updated(&spec, &["--update-pause-after", "2", "--image", "app:2"]).unwrap();
+    assert_eq!(
+        v["Labels"],
+        json!({"tier": "front", "shoal.update.pause-after": "2"})
+    );
+    assert_eq!(v["TaskTemplate"]["ContainerSpec"]["Image"], "app:2");
+    let v = updated(&v, &["--update-pause-after", "0"]).unwrap();
+    assert_eq!(v["Labels"], json!({"tier": "front"}));
+    assert_eq!(
+        updated(&spec, &["--rollback", "--update-pause-after", "1"])
+            .unwrap_err()
+            .to_string(),
+        "other flags may not be combined with --rollback"
+    );
+
+    assert_eq!(updated(&spec, &["--continue"]).unwrap(), spec);
+    assert_eq!(updated(&spec, &["--continue", "-d", "-q"]).unwrap(), spec);
+    for other in [
+        &["--image", "x"][..],
+        &["--rollback"],
+        &["--update-pause-after", "1"],
+    ] {
+        let mut args = vec!["--continue"];
+        args.extend_from_slice(other);
+        assert_eq!(
+            updated(&spec, &args).unwrap_err().to_string(),
+            "other flags may not be combined with --continue",
+            "{other:?}"
+        );
+    }
+}
+
+#[test]
+fn rollback_takes_one_service_and_docker_s_flags() {
+    let ServiceCmd::Rollback(a) = parse(&["rollback", "-d", "-q", "web"]) else {
+        panic!("rollback")
+    };
+    assert!(a.detach && a.quiet);
+    assert_eq!(a.service, "web");
+    let ServiceCmd::Rollback(a) = parse(&["rollback", "web"]) else {
+        panic!("rollback")
+    };
+    assert!(!a.detach && !a.quiet);
+    assert!(Cli::try_parse_from(["service", "rollback"]).is_err());
+    assert!(Cli::try_parse_from(["service", "rollback", "a", "b"]).is_err());
+    assert!(Cli::try_parse_from(["service", "rollback", "--image", "x", "a"]).is_err());
+}

@@ -1,6 +1,6 @@
 //! Global services: one task on every node that is up, active and matches the constraints;
 //! tasks leave nodes that go down, drain or stop matching. Paused nodes keep their tasks but
-//! get no new ones.
+//! get no new ones. Updates roll node by node as the update config says (`update.rs`).
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use shoal_types::{Availability, Mode, NodeState, Service, Task, TaskState};
 use crate::action::{Action, Context, Plan, new_task};
 use crate::failure::{Gate, judge};
 use crate::slots::{Slot, is_live, reconcile_slot};
+use crate::update::{finish_update, rolling_update};
 
 /// Plans one global service. `tasks` are all of the service's tasks.
 pub fn plan_global(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan {
@@ -18,10 +19,7 @@ pub fn plan_global(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan
     }
     let all: Vec<&Task> = tasks.iter().collect();
     let nodes_live = tasks.iter().filter(|t| is_live(t)).count();
-    let mut budget = match judge(service, &all, nodes_live, &mut plan) {
-        Gate::Go(n) => n,
-        Gate::Stop => 0,
-    };
+    let gate = judge(service, &all, nodes_live, &mut plan);
     let mut by_node: BTreeMap<&str, Vec<&Task>> = BTreeMap::new();
     for t in tasks {
         by_node.entry(t.node_id.as_str()).or_default().push(t);
@@ -40,11 +38,6 @@ pub fn plan_global(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan
                 Some(&node.id),
                 ctx.now,
             ))));
-        } else if state == Slot::Live
-            && budget > 0
-            && update_on_node(service, &slot_tasks, ctx, &mut plan)
-        {
-            budget -= 1;
         }
     }
     // Tasks on nodes that no longer exist.
@@ -54,40 +47,9 @@ pub fn plan_global(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> Plan
             state: TaskState::Shutdown,
         });
     }
-    if !plan
-        .actions
-        .iter()
-        .any(|a| matches!(a, Action::SetUpdateStatus(_)))
-    {
-        crate::update::finish_update(service, &all, None, ctx.now, &mut plan);
+    if let Gate::Go(budget) = gate {
+        rolling_update(service, &all, budget, &plan.clone(), ctx, &mut plan);
+        finish_update(service, &all, None, ctx.now, &mut plan);
     }
     plan
-}
-
-/// Replaces the node's out-of-date task (stop-first); whether it did.
-fn update_on_node(service: &Service, tasks: &[&Task], ctx: &Context<'_>, plan: &mut Plan) -> bool {
-    let Some(old) = tasks
-        .iter()
-        .find(|t| is_live(t) && t.spec_version != service.spec_version)
-    else {
-        return false;
-    };
-    if plan
-        .actions
-        .iter()
-        .any(|a| matches!(a, Action::SetDesired { task_id, .. } if *task_id == old.id))
-    {
-        return false;
-    }
-    plan.actions.push(Action::SetDesired {
-        task_id: old.id.clone(),
-        state: TaskState::Shutdown,
-    });
-    plan.actions.push(Action::Create(Box::new(new_task(
-        service,
-        0,
-        Some(&old.node_id),
-        ctx.now,
-    ))));
-    true
 }

@@ -38,7 +38,7 @@ pub fn plan_replicated(service: &Service, tasks: &[Task], ctx: &Context<'_>) -> 
     } else {
         let all: Vec<&Task> = by_slot.values().flatten().copied().collect();
         if let Gate::Go(budget) = judge(service, &all, wanted, &mut plan) {
-            rolling_update(service, &by_slot, budget, &plan.clone(), ctx, &mut plan);
+            rolling_update(service, &all, budget, &plan.clone(), ctx, &mut plan);
             finish_update(service, &all, Some(wanted), ctx.now, &mut plan);
         }
     }

@@ -1,11 +1,11 @@
-//! Rolling updates of replicated services, following the service's `UpdateConfig`:
+//! Rolling updates of replicated and global services (a global service's node is its slot),
+//! following the service's `UpdateConfig`:
 //! `Parallelism` slots at a time (0 = all at once), `Delay` between one slot's new task running
 //! and the next slot's update, and `Order`: stop-first (the old task stops as the new one is
 //! made) or start-first (the old task keeps running until the new one runs; `slots.rs` then
 //! stops it). While rolling back, the rollback config rules instead. Failures of new tasks and
 //! the pause gates are judged in `failure.rs` before this runs.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use shoal_types::service::ServiceSpecUpdateConfigOrderEnum as Order;
@@ -112,7 +112,7 @@ fn changed_at(t: &Task) -> Option<SystemTime> {
 /// alone).
 pub(crate) fn rolling_update(
     service: &Service,
-    by_slot: &BTreeMap<u64, Vec<&Task>>,
+    tasks: &[&Task],
     budget: usize,
     planned: &Plan,
     ctx: &Context<'_>,
@@ -133,9 +133,8 @@ pub(crate) fn rolling_update(
     };
     let cfg = UpdateCfg::of(service);
     let current = |t: &Task| t.spec_version == service.spec_version;
-    let live: Vec<&Task> = by_slot
-        .values()
-        .flatten()
+    let live: Vec<&Task> = tasks
+        .iter()
         .copied()
         .filter(|t| is_live(t) && !stopping(t))
         .collect();
@@ -161,14 +160,18 @@ pub(crate) fn rolling_update(
             return;
         }
     }
-    let updated_slots: Vec<u64> = live.iter().filter(|t| current(t)).map(|t| t.slot).collect();
+    let updated_slots: Vec<(u64, &str)> = live
+        .iter()
+        .filter(|t| current(t))
+        .map(|t| unit(t))
+        .collect();
     let mut old: Vec<&Task> = live
         .iter()
         .copied()
-        .filter(|t| !current(t) && !updated_slots.contains(&t.slot))
+        .filter(|t| !current(t) && !updated_slots.contains(&unit(t)))
         .collect();
-    old.sort_by_key(|t| t.slot);
-    old.dedup_by_key(|t| t.slot);
+    old.sort_by_key(|t| unit(t));
+    old.dedup_by_key(|t| unit(t));
     for t in old
         .into_iter()
         .take((cfg.parallelism - in_flight).min(budget))
@@ -180,8 +183,20 @@ pub(crate) fn rolling_update(
             });
         }
         plan.actions.push(Action::Create(Box::new(new_task(
-            service, t.slot, None, ctx.now,
+            service,
+            t.slot,
+            (t.slot == 0).then_some(t.node_id.as_str()),
+            ctx.now,
         ))));
+    }
+}
+
+/// What a task fills: its slot (replicated) or its node (global services have slot 0).
+fn unit(t: &Task) -> (u64, &str) {
+    if t.slot > 0 {
+        (t.slot, "")
+    } else {
+        (0, t.node_id.as_str())
     }
 }
 

@@ -316,3 +316,35 @@ fn a_finished_automatic_rollback_still_says_why() {
     svc.update_status.as_mut().unwrap().message = "manually requested rollback".into();
     assert_eq!(settled(&svc)[0].message, "rollback completed");
 }
+
+#[test]
+fn a_global_service_rolls_node_by_node_with_its_parallelism() {
+    let mut svc = service(None, None);
+    svc.spec_version = 2;
+    svc.spec.update_config = with_update(1, Duration::ZERO, None).spec.update_config;
+    let nodes = [node("n1"), node("n2"), node("n3")];
+    let old = |n: &str| T::new(&format!("t{n}"), 0, n, TaskState::Running).version(1);
+    let p = run(&svc, vec![old("n1"), old("n2"), old("n3")], &nodes, now());
+    let made: Vec<String> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Create(t) => Some(t.node_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(made, ["n1"], "one node at a time: {:?}", p.actions);
+    // While n1's new task starts, nothing else moves.
+    let tasks = vec![
+        old("n1").desired(TaskState::Shutdown),
+        T::new("new1", 0, "n1", TaskState::Starting).version(2),
+        old("n2"),
+        old("n3"),
+    ];
+    let p = run(&svc, tasks, &nodes, now());
+    assert!(
+        p.actions.iter().all(|a| !matches!(a, Action::Create(_))),
+        "{:?}",
+        p.actions
+    );
+}

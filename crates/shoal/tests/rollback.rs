@@ -193,3 +193,106 @@ fn process_driver_health_gated_update_and_rollback() {
 fn docker_driver_health_gated_update_and_rollback() {
     scenario(&DOCKER);
 }
+
+fn shoal_out(d: &Daemon, args: &[&str]) -> (bool, String) {
+    let out = d.shoal(args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Beyond Swarm, with shoal's CLI: a canary gate that pauses after two slots until
+/// `--continue`, and an update that rolled back by itself exiting non-zero.
+#[test]
+fn shoal_cli_canary_gate_continue_and_failed_release() {
+    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let (ok, out) = shoal_out(
+        &d,
+        &[
+            "service",
+            "create",
+            "-d",
+            "--name",
+            "web",
+            "--replicas",
+            "4",
+            "--env",
+            "V=1",
+            "--stop-grace-period",
+            "1s",
+            "--update-monitor",
+            "1s",
+            "busybox",
+            "sleep",
+            "600",
+        ],
+    );
+    assert!(ok, "{out}");
+    let count = |env: &str| running(&d).iter().filter(|(_, e)| e.contains(env)).count();
+    wait_for("4 running", Duration::from_secs(30), || {
+        (count("V=1") == 4).then_some(())
+    })
+    .unwrap();
+
+    let (ok, out) = shoal_out(
+        &d,
+        &[
+            "service",
+            "update",
+            "--update-pause-after",
+            "2",
+            "--env-add",
+            "V=2",
+            "web",
+        ],
+    );
+    assert!(!ok, "a paused update exits non-zero: {out}");
+    assert!(
+        out.contains("service update paused: update paused after 2 of 4 tasks"),
+        "{out}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!((count("V=2"), count("V=1")), (2, 2), "held at the canary");
+    assert_eq!(inspect(&d)["UpdateStatus"]["State"], "paused");
+
+    let (ok, out) = shoal_out(&d, &["service", "update", "--continue", "web"]);
+    assert!(ok, "{out}\n{}", d.log());
+    assert_eq!(count("V=2"), 4, "{out}");
+    assert_eq!(inspect(&d)["UpdateStatus"]["State"], "completed");
+
+    let (ok, out) = shoal_out(
+        &d,
+        &[
+            "service",
+            "update",
+            "--update-pause-after",
+            "0",
+            "--env-add",
+            "V=bad",
+            "--health-cmd",
+            "test \"$V\" != bad",
+            "--health-interval",
+            "250ms",
+            "--health-retries",
+            "1",
+            "--update-failure-action",
+            "rollback",
+            "web",
+        ],
+    );
+    assert!(!ok, "a release that rolled back exits non-zero: {out}");
+    assert!(
+        out.contains(
+            "service rolled back: update rolled back due to failure or early termination of task"
+        ),
+        "{out}"
+    );
+    wait_for("V=2 again", Duration::from_secs(30), || {
+        (count("V=2") == 4).then_some(())
+    })
+    .unwrap();
+}

@@ -1,5 +1,5 @@
 //! Rolling updates through the stock docker CLI: `--update-parallelism`, `--update-delay` and
-//! `--update-order`, watched task by task (process driver).
+//! `--update-order`, watched task by task, with both drivers.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -57,10 +57,24 @@ fn watch_update(d: &Daemon, want: &str) -> (usize, BTreeMap<u64, Duration>) {
 }
 
 #[test]
-fn parallel_delayed_stop_first_then_start_first_updates() {
-    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+fn process_driver_parallel_delayed_stop_first_then_start_first_updates() {
+    scenario("process", "busybox", &["sleep", "600"]);
+}
+
+#[test]
+fn docker_driver_parallel_delayed_stop_first_then_start_first_updates() {
+    shoal_testkit::build_busybox_image("shoal-test-busybox:1").unwrap();
+    scenario(
+        "docker",
+        "shoal-test-busybox:1",
+        &["/bin/busybox", "sleep", "600"],
+    );
+}
+
+fn scenario(driver: &str, image: &str, cmd: &[&str]) {
+    let d = Daemon::start(BIN, &["--driver", driver]).unwrap();
     d.init_swarm();
-    success(d.docker(&[
+    let mut create = vec![
         "service",
         "create",
         "-d",
@@ -72,10 +86,10 @@ fn parallel_delayed_stop_first_then_start_first_updates() {
         "V=1",
         "--stop-grace-period",
         "1s",
-        "busybox",
-        "sleep",
-        "600",
-    ]));
+        image,
+    ];
+    create.extend_from_slice(cmd);
+    success(d.docker(&create));
     wait_for("5 running", Duration::from_secs(30), || {
         let n = tasks(&d)
             .iter()

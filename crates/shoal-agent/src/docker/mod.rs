@@ -19,15 +19,13 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use shoal_types::Task;
 
+pub use crate::driver::UNHEALTHY;
 use crate::driver::{
     Driver, DriverError, Exit, LogLine, LogOptions, LogSource, LogStream, Observed, Phase,
 };
 use crate::files;
 pub use config::{MANAGED_LABEL, TASK_ID_LABEL, create_body, grace_seconds, image_ref};
 use inspect::{has_healthcheck, is_status, observed};
-
-/// The cause moby gives a task stopped for failing its health check.
-pub const UNHEALTHY: &str = "dockerexec: unhealthy container";
 
 /// Runs tasks as Docker containers.
 pub struct DockerDriver {

@@ -19,6 +19,10 @@ pub use spec::{
     stop_signal,
 };
 
+/// The cause a driver gives a task it stopped for failing its health check: moby's own text,
+/// so tools that look for it find it whichever driver ran the task.
+pub const UNHEALTHY: &str = "dockerexec: unhealthy container";
+
 /// Where a task's runtime object (container, supervised process) is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -170,7 +174,7 @@ mod tests {
         );
         let unhealthy = Exit {
             code: 137,
-            cause: Some("dockerexec: unhealthy container".into()),
+            cause: Some(UNHEALTHY.into()),
         };
         assert_eq!(
             unhealthy.error().as_deref(),

@@ -1,14 +1,17 @@
 //! Turning a task into the `Launch` the shim runs: argv, a clean environment, working
-//! directory, user, limits and the node-local port.
+//! directory, user, limits, health check and the node-local port; and turning a `Launch` back
+//! into a command that runs as the task does.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use shoal_types::Task;
 use shoal_types::service::EndpointPortConfig;
 use shoal_types::task::PortStatus;
 
 use super::layout::{Launch, TaskDir};
-use super::user;
+use super::{health, user};
 use crate::driver::{DriverError, container_spec, published_ports, stop_grace, stop_signal};
 
 /// The `PATH` Docker gives containers.
@@ -77,7 +80,29 @@ pub fn build(
         stop_grace_ns: stop_grace(task).as_nanos() as u64,
         memory_bytes: limits.and_then(|l| l.memory_bytes).filter(|b| *b > 0),
         nano_cpus: limits.and_then(|l| l.nano_cpus).filter(|n| *n > 0),
+        health: health::from_spec(spec.health_check.as_ref())?,
     })
+}
+
+/// A command that runs `argv` as the task runs: its clean environment, working directory and
+/// user, with no stdin. It leads a process group of its own, so one signal reaches it and
+/// everything it started. The shim runs the task's command with it, the driver its health
+/// checks, so both see the same world. `argv` must not be empty.
+pub fn command(launch: &Launch, argv: &[String]) -> Command {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .envs(launch.env.iter().filter_map(|kv| kv.split_once('=')))
+        .current_dir(&launch.dir)
+        .process_group(0)
+        .stdin(Stdio::null());
+    if let Some(gid) = launch.gid {
+        cmd.gid(gid);
+    }
+    if let Some(uid) = launch.uid {
+        cmd.uid(uid);
+    }
+    cmd
 }
 
 /// A clean environment like a container's: `PATH`, `HOSTNAME`, `HOME`, then the spec's

@@ -1,12 +1,15 @@
 //! A process task's directory and the small files through which the driver and the task's
 //! shim talk: the driver writes `launch.json`; the shim writes `pid.json` once the command
-//! runs and `exit.json` once it ended; both survive a restart of the daemon.
+//! runs and `exit.json` once it ended; both survive a restart of the daemon. The driver also
+//! keeps the task's health (`health.json`) there, for inspection and for a restarted daemon.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use shoal_types::task::PortStatus;
+
+use super::health::HealthCheck;
 
 /// What the shim runs, written at prepare time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,6 +34,10 @@ pub struct Launch {
     pub stop_grace_ns: u64,
     pub memory_bytes: Option<i64>,
     pub nano_cpus: Option<i64>,
+    /// The task's health check with Docker's defaults applied; `None`: it has none. Defaulted
+    /// so a `launch.json` written before health checks existed still reads.
+    #[serde(default)]
+    pub health: Option<HealthCheck>,
 }
 
 /// Written by the shim once the command runs.
@@ -92,6 +99,11 @@ impl TaskDir {
     /// The task's stdout and stderr, one timestamped line each.
     pub fn log(&self) -> PathBuf {
         self.root.join("output.log")
+    }
+
+    /// The task's health (`health::Health`), when it has a health check.
+    pub fn health(&self) -> PathBuf {
+        self.root.join("health.json")
     }
 
     /// The shim's own diagnostics.

@@ -2,9 +2,13 @@
 //! runs as a host process under its own shim (see [`shim_main`]), with its files in
 //! `<root>/<task id>/`. Because the shim, not the daemon, owns the process and its output,
 //! tasks survive a daemon restart and the restarted driver adopts them from their files.
+//!
+//! A task with a health check (see `health`) counts as started once a check passed, and
+//! `wait` stops it when it turns unhealthy, as the docker driver does.
 
 mod cgroup;
 mod control;
+mod health;
 mod launch;
 mod layout;
 mod logs;
@@ -17,16 +21,16 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use shoal_types::Task;
 
 use crate::driver::{
-    Driver, DriverError, Exit, LogOptions, LogStream, Observed, Phase, published_ports,
+    Driver, DriverError, Exit, LogOptions, LogStream, Observed, Phase, UNHEALTHY, published_ports,
 };
 use crate::files;
-use layout::{TaskDir, write_json};
+use layout::{Launch, TaskDir, write_json};
 pub use ports::DEFAULT_PORT_RANGE;
 pub use shim::shim_main;
 
@@ -150,11 +154,16 @@ impl ProcessDriver {
         let dir = self.dir(&task.id);
         let observed =
             control::observe(&dir)?.ok_or_else(|| DriverError::NotFound(task.container_name()))?;
+        let launch = read_launch(&dir, task)?;
         if observed.phase != Phase::Created {
-            return started(observed);
+            // Started earlier: done once it is healthy, as a first start would have been.
+            return self
+                .until_healthy(task, &dir, &launch, started(observed)?)
+                .await;
         }
         let shim_log = std::fs::File::create(dir.shim_log())
             .map_err(|e| DriverError::io("creating shim.log", e))?;
+        let started_at = SystemTime::now();
         let mut child = tokio::process::Command::new(&self.cfg.shim)
             .args(&self.cfg.shim_args)
             .arg(dir.path())
@@ -187,13 +196,76 @@ impl ProcessDriver {
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
+        if launch.health.is_some() {
+            health::save(&dir, &health::Health::new(started_at))?;
+        }
         let observed =
             control::observe(&dir)?.ok_or_else(|| DriverError::NotFound(task.container_name()))?;
-        started(observed)
+        self.until_healthy(task, &dir, &launch, started(observed)?)
+            .await
+    }
+
+    /// Like moby, a task with a health check is started only once a check passed; unhealthy
+    /// first stops it and fails the start. A task that ends first fails the start unless it
+    /// exited cleanly. Without a check, or when the task is not running, `observed` as is.
+    async fn until_healthy(
+        &self,
+        task: &Task,
+        dir: &TaskDir,
+        launch: &Launch,
+        observed: Observed,
+    ) -> Result<Observed, DriverError> {
+        let Some(check) = launch.health.as_ref() else {
+            return Ok(observed);
+        };
+        if observed.phase != Phase::Running {
+            return Ok(observed);
+        }
+        let poll = self.cfg.poll_interval;
+        match health::watch(dir, launch, check, poll, health::Until::Healthy).await? {
+            health::Verdict::Healthy | health::Verdict::Ended => {}
+            health::Verdict::Unhealthy => {
+                let exit = self.stop_unhealthy(dir, launch).await?;
+                return Err(DriverError::Vanished(exit.error().unwrap_or_default()));
+            }
+        }
+        let observed =
+            control::observe(dir)?.ok_or_else(|| DriverError::NotFound(task.container_name()))?;
+        if observed.phase != Phase::Exited {
+            return Ok(observed);
+        }
+        let exit = Exit {
+            code: observed.container.exit_code,
+            cause: None,
+        };
+        match observed.error.clone().or_else(|| exit.error()) {
+            Some(e) => Err(DriverError::Vanished(e)),
+            None => Ok(observed),
+        }
+    }
+
+    /// Stops a task found unhealthy (its normal stop) and says how it ended.
+    async fn stop_unhealthy(&self, dir: &TaskDir, launch: &Launch) -> Result<Exit, DriverError> {
+        tracing::info!(task.id = %launch.task_id, "task unhealthy; stopping it");
+        control::stop(dir, launch, self.cfg.poll_interval).await?;
+        let code = control::observe(dir)?.map_or(0, |o| o.container.exit_code);
+        Ok(Exit {
+            code,
+            cause: Some(UNHEALTHY.to_string()),
+        })
     }
 
     async fn wait_task(&self, task: &Task) -> Result<Exit, DriverError> {
         let dir = self.dir(&task.id);
+        let launch = read_launch(&dir, task)?;
+        if let Some(check) = &launch.health {
+            let poll = self.cfg.poll_interval;
+            // Ends when the task is unhealthy or stops running (on its own, or stopped).
+            let verdict = health::watch(&dir, &launch, check, poll, health::Until::Unhealthy);
+            if verdict.await? == health::Verdict::Unhealthy {
+                return self.stop_unhealthy(&dir, &launch).await;
+            }
+        }
         loop {
             let observed = control::observe(&dir)?
                 .ok_or_else(|| DriverError::NotFound(task.container_name()))?;
@@ -207,9 +279,11 @@ impl ProcessDriver {
                 Phase::Exited => {
                     return match observed.error {
                         Some(e) => Err(DriverError::Vanished(e)),
+                        // Also when asked again after an unhealthy stop, or after a daemon
+                        // restart midway through one.
                         None => Ok(Exit {
                             code: observed.container.exit_code,
-                            cause: None,
+                            cause: health::was_unhealthy(&dir).then(|| UNHEALTHY.to_string()),
                         }),
                     };
                 }
@@ -242,6 +316,13 @@ impl ProcessDriver {
             )),
         }
     }
+}
+
+/// The task's `launch.json`; missing means it was never prepared here.
+fn read_launch(dir: &TaskDir, task: &Task) -> Result<Launch, DriverError> {
+    dir.read_launch()
+        .map_err(|e| DriverError::io("reading launch.json", e))?
+        .ok_or_else(|| DriverError::NotFound(task.container_name()))
 }
 
 /// A start that found the task already run reports how it ended when it never ran at all.

@@ -7,15 +7,15 @@
 //! `exit.json`. The daemon never holds the task's pipes.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime};
 
-use super::cgroup;
 use super::layout::{ExitRecord, Launch, PidRecord, TaskDir, process_start, write_json};
 use super::logs::{MAX_LINE, format_record};
+use super::{cgroup, launch};
 use crate::driver::LogSource;
 
 /// How long the shim waits, in all, for output still buffered in the pipes after the command
@@ -98,23 +98,10 @@ fn run(dir: &TaskDir) -> std::io::Result<()> {
 }
 
 fn command(launch: &Launch) -> Command {
-    let mut cmd = Command::new(&launch.argv[0]);
-    cmd.args(&launch.argv[1..])
-        .env_clear()
-        .envs(launch.env.iter().filter_map(|kv| kv.split_once('=')))
-        .current_dir(&launch.dir)
-        // Its own process group, so a stop signal reaches the command and its children
-        // but not the shim, which must outlive them to record the exit code.
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(gid) = launch.gid {
-        cmd.gid(gid);
-    }
-    if let Some(uid) = launch.uid {
-        cmd.uid(uid);
-    }
+    // Its own process group (see `launch::command`), so a stop signal reaches the command and
+    // its children but not the shim, which must outlive them to record the exit code.
+    let mut cmd = launch::command(launch, &launch.argv);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
 }
 
