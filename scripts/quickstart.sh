@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quickstart: build shoal, start a daemon with the embedded defaults in a scratch directory, make
 # it a single-node swarm, deploy 3 replicas of the built-in whoami demo app, show them converge,
-# ask one replica over HTTP, then remove the service and stop the daemon.
+# ask them over HTTP through the routing mesh (port 8080 of the node), then remove the service
+# and stop the daemon.
 #
 # With a Docker Engine at /var/run/docker.sock the daemon's default driver runs containers of a
 # local image that `shoal image build` makes from this binary (no registry needed); without one,
@@ -71,16 +72,10 @@ fi
 "$bin" service ps whoami
 { set +x; } 2>/dev/null
 
-tasks=$(curl -s --unix-socket "$dir/shoal.sock" 'http://shoal/tasks?filters=%7B%22service%22%3A%5B%22whoami%22%5D%2C%22desired-state%22%3A%5B%22running%22%5D%7D')
-if [ "$driver" = docker ]; then
-    # A container's address on the default bridge, port 80.
-    cid=$(echo "$tasks" | jq -r '[.[] | select(.Status.State == "running")][0].Status.ContainerStatus.ContainerID')
-    ip=$(DOCKER_HOST=$engine docker inspect -f '{{.NetworkSettings.IPAddress}}' "$cid")
-    url=http://$ip:80/
-else
-    # The node-local port the agent gave the task (its PORT), in Status.PortStatus.
-    port=$(echo "$tasks" | jq -r '[.[] | select(.Status.State == "running")][0].Status.PortStatus.Ports[0].PublishedPort')
-    url=http://127.0.0.1:$port/
-fi
-echo "+ curl $url"
-for _ in $(seq 50); do curl -sf "$url" && break; sleep 0.2; done
+# The routing mesh answers on the published port and spreads requests over the replicas.
+echo "+ curl http://127.0.0.1:8080/   (three times, through the routing mesh)"
+for _ in 1 2 3; do
+    answered=0
+    for _ in $(seq 100); do curl -sf http://127.0.0.1:8080/ && { answered=1; break; }; sleep 0.2; done
+    [ "$answered" = 1 ] || { echo "quickstart: nothing answered on port 8080" >&2; exit 1; }
+done

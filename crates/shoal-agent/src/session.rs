@@ -26,6 +26,9 @@ use crate::worker::{StatusUpdate, Worker};
 /// daemon keeps them so a restarted node finds the swarm even if its first manager is gone).
 pub type ManagersChanged = Arc<dyn Fn(&[String]) + Send + Sync>;
 
+/// Called with the routing mesh's table whenever the managers send a new one.
+pub type RoutesChanged = Arc<dyn Fn(Vec<shoal_types::mesh::MeshRoute>) + Send + Sync>;
+
 /// What the managers want this node to be, when it differs from what its certificate says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wanted {
@@ -50,6 +53,7 @@ pub struct SessionConfig {
     pub description: NodeDescription,
     pub on_managers: Option<ManagersChanged>,
     pub on_role: Option<RoleChanged>,
+    pub on_routes: Option<RoutesChanged>,
 }
 
 /// The managers this agent knows, kept current from session messages and heartbeats, and the
@@ -254,6 +258,14 @@ async fn one_session(
         }
         if let Some(sub) = msg.log_subscription {
             logs.handle(sub, &client, worker);
+        }
+        if !msg.routes_json.is_empty()
+            && let Some(f) = &cfg.on_routes
+        {
+            match serde_json::from_slice(&msg.routes_json) {
+                Ok(routes) => f(routes),
+                Err(e) => warn!(error = %e, "unreadable mesh table from the manager"),
+            }
         }
         if let Some(a) = msg.assignments {
             apply(

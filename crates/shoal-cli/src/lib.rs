@@ -30,6 +30,7 @@ mod service_refs;
 mod service_table;
 mod service_update_cfg;
 mod stack;
+mod stack_wait;
 mod swarm;
 mod swarm_lock;
 mod system;

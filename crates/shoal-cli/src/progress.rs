@@ -19,11 +19,20 @@
 //! <why>` once the rollback converged, after docker's usual lines. A rollback the user asked
 //! for (`service rollback`, `update --rollback`: the daemon's "manually requested rollback")
 //! succeeds.
+//!
+//! Beyond docker, two hints that leave docker's lines as they are: when an update or rollback
+//! is under way and the service has a `PreviousSpec`, a first line names what changes
+//! (`update: shoal-demo:1 → shoal-demo:2`, or `update: env, health check` when the image
+//! stays; `rollback: …` for a rollback), and a slot whose task is `starting` while the
+//! service has a health check reads `starting (health check)`: it runs, and waits for its
+//! check to pass before it counts as running.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
+use serde_json::Value;
 use shoal_types::Service;
+use shoal_types::service::ServiceSpec;
 
 use crate::service_table::TaskView;
 
@@ -122,6 +131,8 @@ pub struct Progress {
     /// The service as the user named it (`verify: Service <this> converged`).
     reference: String,
     initialized: bool,
+    /// The first step ran (the line naming what changes is decided on it).
+    announced: bool,
     done: bool,
     /// Actual slot → contiguous display slot.
     slot_map: BTreeMap<String, usize>,
@@ -151,6 +162,10 @@ impl Progress {
     pub fn step(&mut self, now: Duration, snap: &Snapshot) -> (Vec<Msg>, Outcome) {
         let mut out = Vec::new();
         let svc = &snap.service;
+        if !self.announced {
+            self.announced = true;
+            out.extend(change_line(svc));
+        }
         let monitor = svc
             .spec
             .update_config
@@ -294,6 +309,7 @@ impl Progress {
             }
             self.initialized = true;
         }
+        let health = has_health_check(&snap.service.spec);
         let by_slot = pick(&snap.tasks, |t| {
             let active = t.node_id.is_empty() || snap.active_nodes.contains(&t.node_id);
             active.then(|| format!("{:020}", t.slot))
@@ -309,7 +325,7 @@ impl Progress {
                 running += 1;
             }
             if !self.done && replicas <= 20 && mapped as u64 <= replicas {
-                out.extend(task_line(&format!("{mapped}/{replicas}"), t));
+                out.extend(task_line(&format!("{mapped}/{replicas}"), t, health));
             }
         }
         if !self.done {
@@ -321,6 +337,7 @@ impl Progress {
 
     /// docker's `globalProgressUpdater.update`.
     fn update_global(&mut self, snap: &Snapshot, out: &mut Vec<Msg>) -> Result<bool, String> {
+        let health = has_health_check(&snap.service.spec);
         let by_node = pick(&snap.tasks, |t| Some(t.node_id.clone()));
         let count = by_node.len() as u64;
         if !self.initialized {
@@ -343,7 +360,11 @@ impl Progress {
                 running += 1;
             }
             if !self.done && count <= 20 {
-                out.extend(task_line(crate::service_table::truncate_id(node), t));
+                out.extend(task_line(
+                    crate::service_table::truncate_id(node),
+                    t,
+                    health,
+                ));
             }
         }
         if !self.done {
@@ -459,18 +480,178 @@ fn pick(
     by
 }
 
-/// A slot's line: its error (cut to 75 characters), or its state with a bar.
-fn task_line(id: &str, t: &TaskView) -> Option<Msg> {
+/// A slot's line: its error (cut to 75 characters), or its state with a bar; beyond docker,
+/// `starting (health check)` when the service's tasks wait for a health check to pass.
+fn task_line(id: &str, t: &TaskView, health: bool) -> Option<Msg> {
     if !t.status.err.is_empty() {
         return Some(Msg::action(id, trunc_error(&t.status.err)));
     }
     if terminal(&t.desired_state) || terminal(&t.status.state) {
         return None;
     }
+    let state = match t.status.state.as_str() {
+        "starting" if health => "starting (health check)",
+        s => s,
+    };
     Some(Msg {
         bar: Some(numbered(&t.status.state)),
-        ..Msg::action(id, format!("{:<LONGEST_STATE$}", t.status.state))
+        ..Msg::action(id, format!("{state:<LONGEST_STATE$}"))
     })
+}
+
+/// Whether the spec's tasks have a health check of their own: a test other than `NONE` (an
+/// empty test inherits the image's, which the spec does not tell).
+pub(crate) fn has_health_check(spec: &ServiceSpec) -> bool {
+    let test = spec
+        .task_template
+        .as_ref()
+        .and_then(|t| t.container_spec.as_ref())
+        .and_then(|c| c.health_check.as_ref())
+        .and_then(|h| h.test.as_deref())
+        .unwrap_or_default();
+    test.first().is_some_and(|kind| kind != "NONE")
+}
+
+/// The line naming what an update or rollback under way changes, from the `PreviousSpec` to
+/// the `Spec` (a rollback swaps them, so it reads from the spec left to the one returned to).
+fn change_line(svc: &Service) -> Option<Msg> {
+    let previous = svc.previous_spec.as_ref()?;
+    let id = match svc.update_status.as_ref()?.state.as_str() {
+        "updating" => "update",
+        "rollback_started" => "rollback",
+        _ => return None,
+    };
+    Some(Msg::status(id, what_changed(previous, &svc.spec)?))
+}
+
+/// `old → new` when the image changes (with the other changes after it), else the names of
+/// what changes in the task template and endpoint; `None` when nothing there does.
+pub(crate) fn what_changed(from: &ServiceSpec, to: &ServiceSpec) -> Option<String> {
+    let image = |s: &ServiceSpec| {
+        s.task_template
+            .as_ref()
+            .and_then(|t| t.container_spec.as_ref())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default()
+    };
+    let (mut old, mut new) = (image(from), image(to));
+    let json = |s: &ServiceSpec| {
+        let mut v = serde_json::to_value(&s.task_template).unwrap_or_default();
+        prune(&mut v);
+        v
+    };
+    let mut names = template_changes(&json(from), &json(to));
+    let endpoint = |s: &ServiceSpec| {
+        let mut v = serde_json::to_value(&s.endpoint_spec).unwrap_or_default();
+        prune(&mut v);
+        v
+    };
+    if endpoint(from) != endpoint(to) {
+        names.push("endpoint".into());
+    }
+    if old == new {
+        return (!names.is_empty()).then(|| names.join(", "));
+    }
+    // Digests pinned by a registry lookup are noise unless they are all that changes.
+    let strip = |i: &str| i.split('@').next().unwrap_or_default().to_string();
+    if strip(&old) != strip(&new) {
+        (old, new) = (strip(&old), strip(&new));
+    }
+    let none = |i: String| if i.is_empty() { "(no image)".into() } else { i };
+    let mut line = format!("{} → {}", none(old), none(new));
+    if !names.is_empty() {
+        line += &format!(" (and {})", names.join(", "));
+    }
+    Some(line)
+}
+
+/// Drops nulls and empty arrays, objects and strings, so a field left out and one sent empty
+/// compare equal.
+fn prune(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.values_mut().for_each(prune);
+            m.retain(|_, v| !is_empty(v));
+        }
+        Value::Array(a) => a.iter_mut().for_each(prune),
+        _ => {}
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// The names of the task template's fields (the container spec's one by one, but its image)
+/// that differ between two pruned templates.
+fn template_changes(from: &Value, to: &Value) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |name: String| {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    };
+    let field = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    let (fc, tc) = (field(from, "ContainerSpec"), field(to, "ContainerSpec"));
+    for k in keys(&fc, &tc) {
+        if k != "Image" && field(&fc, &k) != field(&tc, &k) {
+            add(field_name(&k));
+        }
+    }
+    for k in keys(from, to) {
+        if k != "ContainerSpec" && field(from, &k) != field(to, &k) {
+            add(field_name(&k));
+        }
+    }
+    names
+}
+
+/// The keys of two JSON objects, sorted, once each.
+fn keys(a: &Value, b: &Value) -> Vec<String> {
+    let mut all: Vec<String> = [a, b]
+        .iter()
+        .filter_map(|v| v.as_object())
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// A short human name for a task template or container spec field.
+fn field_name(key: &str) -> String {
+    let fixed = match key {
+        "HealthCheck" => "health check",
+        "Labels" => "container labels",
+        "Dir" => "workdir",
+        "TTY" => "tty",
+        "DNSConfig" => "dns",
+        "CapabilityAdd" | "CapabilityDrop" => "capabilities",
+        "OpenStdin" => "stdin",
+        "ForceUpdate" => "forced update",
+        "RestartPolicy" => "restart policy",
+        "LogDriver" => "log driver",
+        "PluginSpec" => "plugin",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return fixed.into();
+    }
+    // `StopGracePeriod` → `stop grace period`.
+    let mut name = String::new();
+    for (i, ch) in key.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            name.push(' ');
+        }
+        name.extend(ch.to_lowercase());
+    }
+    name
 }
 
 /// docker's `truncError`: newlines become spaces; at most 75 bytes (74 + `…`).

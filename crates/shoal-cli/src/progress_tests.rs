@@ -384,3 +384,171 @@ fn errors_are_cut_like_docker() {
     assert!(cut.ends_with('…'));
     assert_eq!(trunc_error("a\nb"), "a b");
 }
+
+/// `web` at `image` with `env` and, when `health`, a `CMD-SHELL` health check.
+fn spec(image: &str, env: &[&str], health: bool) -> serde_json::Value {
+    let mut cs = serde_json::json!({"Image": image, "Env": env});
+    if health {
+        cs["HealthCheck"] =
+            serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 200_000_000});
+    }
+    serde_json::json!({"Name": "web", "Mode": {"Replicated": {"Replicas": 1}}, "TaskTemplate": {"ContainerSpec": cs}})
+}
+
+/// A service going from `previous` to `spec`, its update in `state`.
+fn changing(previous: serde_json::Value, spec: serde_json::Value, state: &str) -> Service {
+    service(serde_json::json!({
+        "ID": "svc1", "Spec": spec, "PreviousSpec": previous,
+        "UpdateStatus": {"State": state, "Message": "update in progress"}}))
+}
+
+#[test]
+fn an_update_first_names_the_image_it_rolls_to_once() {
+    let s = changing(
+        spec("shoal-demo:1", &[], false),
+        spec("shoal-demo:2", &[], false),
+        "updating",
+    );
+    let mut p = Progress::new("web");
+    let mut r = Renderer::new(false, 0);
+    let (out, o) = poll(&mut p, &mut r, 0, s.clone(), "ready");
+    assert_eq!(o, Outcome::Continue);
+    assert_eq!(
+        out,
+        "update: shoal-demo:1 → shoal-demo:2\noverall progress: 0 out of 1 tasks\n1/1:  \n"
+    );
+    let (out, _) = poll(&mut p, &mut r, 200, s, "running");
+    assert_eq!(
+        out,
+        "overall progress: 1 out of 1 tasks\nverify: Waiting 5 seconds to verify that tasks are stable...\n"
+    );
+}
+
+#[test]
+fn an_update_that_keeps_the_image_names_what_changes() {
+    let s = changing(
+        spec("shoal-demo:1", &["A=1"], false),
+        spec("shoal-demo:1", &["A=2"], true),
+        "updating",
+    );
+    let (msgs, _) = Progress::new("web").step(Duration::ZERO, &running(s));
+    assert_eq!(msgs[0], Msg::status("update", "env, health check"));
+    // With the image: it comes first, the rest after it; pinned digests are left out.
+    let from = spec("shoal-demo:1@sha256:aaaa", &[], false);
+    let mut to = spec("shoal-demo:2@sha256:bbbb", &[], false);
+    to["TaskTemplate"]["Placement"] = serde_json::json!({"Constraints": ["node.role==manager"]});
+    to["TaskTemplate"]["ForceUpdate"] = serde_json::json!(1);
+    let (from, to): (ServiceSpec, ServiceSpec) = (
+        serde_json::from_value(from).unwrap(),
+        serde_json::from_value(to).unwrap(),
+    );
+    assert_eq!(
+        what_changed(&from, &to).as_deref(),
+        Some("shoal-demo:1 → shoal-demo:2 (and forced update, placement)")
+    );
+    // Only the digest: it is what changes.
+    let a: ServiceSpec = serde_json::from_value(spec("d:1@sha256:aaaa", &[], false)).unwrap();
+    let b: ServiceSpec = serde_json::from_value(spec("d:1@sha256:bbbb", &[], false)).unwrap();
+    assert_eq!(
+        what_changed(&a, &b).as_deref(),
+        Some("d:1@sha256:aaaa → d:1@sha256:bbbb")
+    );
+    // Absent and empty are the same; replicas are not the task template.
+    let mut c = spec("d:1", &[], false);
+    c["TaskTemplate"]["ContainerSpec"]["Mounts"] = serde_json::json!([]);
+    c["Mode"]["Replicated"]["Replicas"] = serde_json::json!(3);
+    let c: ServiceSpec = serde_json::from_value(c).unwrap();
+    let d: ServiceSpec = serde_json::from_value(spec("d:1", &[], false)).unwrap();
+    assert_eq!(what_changed(&c, &d), None);
+}
+
+#[test]
+fn a_rollback_names_the_image_it_returns_to_before_docker_s_line() {
+    // The daemon swaps the specs: `PreviousSpec` is what is rolled back from.
+    let s = changing(
+        spec("shoal-demo:2", &[], false),
+        spec("shoal-demo:1", &[], false),
+        "rollback_started",
+    );
+    let mut s = s;
+    s.update_status.as_mut().unwrap().message = MANUAL_ROLLBACK.into();
+    let mut p = Progress::new("web");
+    let mut r = Renderer::new(false, 0);
+    let (out, _) = poll(&mut p, &mut r, 0, s, "ready");
+    assert!(
+        out.starts_with(
+            "rollback: shoal-demo:2 → shoal-demo:1\nrollback: manually requested rollback\n\
+             overall progress: rolling back update: 0 out of 1 tasks\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn no_change_line_without_an_update_under_way_or_a_previous_spec() {
+    for state in ["completed", "paused", "rollback_completed"] {
+        let s = changing(spec("a:1", &[], false), spec("a:2", &[], false), state);
+        let (msgs, _) = Progress::new("web").step(Duration::ZERO, &running(s));
+        assert!(
+            msgs.iter()
+                .all(|m| m.id != "update" && !m.text.contains('→')),
+            "{state}: {msgs:?}"
+        );
+    }
+    let mut s = changing(spec("a:1", &[], false), spec("a:2", &[], false), "updating");
+    s.previous_spec = None;
+    let (msgs, _) = Progress::new("web").step(Duration::ZERO, &running(s));
+    assert_eq!(msgs[0].id, "overall progress");
+    // A change line appears only on the first poll, never later.
+    let mut p = Progress::new("web");
+    p.step(Duration::ZERO, &running(web(1)));
+    let s = changing(spec("a:1", &[], false), spec("a:2", &[], false), "updating");
+    let (msgs, _) = p.step(Duration::from_millis(200), &running(s));
+    assert!(msgs.iter().all(|m| m.id != "update"), "{msgs:?}");
+}
+
+#[test]
+fn a_starting_task_with_a_health_check_says_it_waits_for_it() {
+    let checked = service(serde_json::json!({"ID": "svc1", "Spec": spec("a:1", &[], true)}));
+    let (msgs, _) = Progress::new("web").step(
+        Duration::ZERO,
+        &snap(checked, vec![task("a", 1, "starting", "running", "")]),
+    );
+    assert_eq!(
+        msgs[2],
+        Msg {
+            bar: Some(8),
+            ..Msg::action("1/1", "starting (health check)")
+        }
+    );
+    let mut r = Renderer::new(true, 200);
+    let line = r.render(&msgs[2]);
+    assert!(
+        line.contains(&format!(
+            "1/1: starting (health check) [{}>{}] \r",
+            "=".repeat(44),
+            " ".repeat(6)
+        )),
+        "{line:?}"
+    );
+    // No check, or `NONE`: docker's padded state.
+    let mut none = spec("a:1", &[], true);
+    none["TaskTemplate"]["ContainerSpec"]["HealthCheck"]["Test"] = serde_json::json!(["NONE"]);
+    for s in [
+        web(1),
+        service(serde_json::json!({"ID": "svc1", "Spec": none})),
+    ] {
+        let (msgs, _) = Progress::new("web").step(
+            Duration::ZERO,
+            &snap(s, vec![task("a", 1, "starting", "running", "")]),
+        );
+        assert_eq!(msgs[2].text, "starting ");
+    }
+    // Other states are docker's, check or not.
+    let checked = service(serde_json::json!({"ID": "svc1", "Spec": spec("a:1", &[], true)}));
+    let (msgs, _) = Progress::new("web").step(
+        Duration::ZERO,
+        &snap(checked, vec![task("a", 1, "preparing", "running", "")]),
+    );
+    assert_eq!(msgs[2].text, "preparing");
+}

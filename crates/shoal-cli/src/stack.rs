@@ -1,9 +1,12 @@
 //! `shoal stack deploy|ls|services|rm`, as docker/cli's `cli/command/stack` does them: the
 //! compose files are loaded and converted here (crate shoal-compose), then networks, secrets,
 //! configs and services are created or updated through the API, all labelled with the stack.
+//! Beyond docker, a service whose `depends_on` asks for `condition: service_healthy` is
+//! created or updated only once that dependency is healthy (`stack_wait`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::time::Duration;
 
 use base64::Engine;
 use clap::{Args, Subcommand};
@@ -50,6 +53,12 @@ pub struct DeployArgs {
     /// "changed", "never"); shoal reaches no registry, so images are always used as named
     #[arg(long = "resolve-image", default_value = "always")]
     pub resolve_image: String,
+    /// How long to wait for a `depends_on` dependency with `condition: service_healthy` to
+    /// become healthy before failing (beyond docker, which ignores depends_on)
+    #[arg(long = "healthy-timeout", env = "SHOAL_STACK_HEALTHY_TIMEOUT",
+          default_value = crate::stack_wait::DEFAULT_TIMEOUT,
+          value_parser = crate::stack_wait::parse_timeout)]
+    pub healthy_timeout: Duration,
     /// Stack name
     pub name: String,
 }
@@ -121,8 +130,24 @@ async fn deploy(c: &Client, a: DeployArgs) -> Result<(), CliError> {
     let current: Vec<Service> = c
         .get_json(&format!("/services{}", label_filter(Some(&a.name))))
         .await?;
+    let full_names: HashMap<&str, String> = stack
+        .services
+        .iter()
+        .map(|(short, s)| (short.as_str(), s.name.clone().unwrap_or(short.clone())))
+        .collect();
+    let mut healthy: HashSet<String> = HashSet::new();
     for (short, spec) in &stack.services {
         let name = spec.name.clone().unwrap_or_else(|| short.clone());
+        // Dependencies come first, so each is created (or updated) by now. One the file does
+        // not define is ignored, as `depends_on` is elsewhere.
+        for (_, dep) in stack.wait_healthy.iter().filter(|(s, _)| s == short) {
+            let Some(dep) = full_names.get(dep.as_str()) else {
+                continue;
+            };
+            if healthy.insert(dep.clone()) {
+                crate::stack_wait::wait_healthy(c, dep, &name, a.healthy_timeout).await?;
+            }
+        }
         let spec = with_ids(c, as_docker_sends(spec.clone())).await?;
         match current
             .iter()

@@ -13,6 +13,7 @@ pub mod filters;
 pub mod id;
 pub mod info;
 pub mod logs;
+pub mod mesh;
 pub mod meta;
 pub mod network;
 pub mod node;

@@ -2,7 +2,9 @@
 //! file and drives the API (networks, secrets, configs, services), and `stack ls / services /
 //! ps / rm` read back what it made. The stack: web (with a config and a secret), api, and a
 //! reverse proxy with its own config. Redeploying a changed `file:` config rolls its service
-//! (beyond Swarm, which refuses with "only updates to Labels are allowed").
+//! (beyond Swarm, which refuses with "only updates to Labels are allowed"). Beyond docker,
+//! shoal's `stack deploy` waits for a `depends_on` dependency with `condition:
+//! service_healthy` to be healthy before creating its dependant, and fails past a bound.
 
 use std::time::Duration;
 
@@ -302,4 +304,128 @@ fn shoal_and_docker_stack_deploy_make_the_same_services_and_shoal_prunes_and_ski
     let pruned = success(d.shoal(&["stack", "deploy", "--prune", "-c", f, "s"]));
     assert!(pruned.contains("Removing service s_api"), "{pruned}");
     assert_eq!(d.http("GET", "/services/s_api", None).status, 404);
+}
+
+/// `web` depends on `db` being healthy; db's check passes once `marker` exists.
+fn healthy_compose(marker: &std::path::Path, retries: u32) -> String {
+    format!(
+        r#"
+version: "3.8"
+services:
+  db:
+    image: busybox
+    command: ["sleep", "600"]
+    healthcheck:
+      test: ["CMD-SHELL", "test -f {}"]
+      interval: 200ms
+      retries: {retries}
+  web:
+    image: busybox
+    command: ["sleep", "600"]
+    depends_on:
+      db:
+        condition: service_healthy
+"#,
+        marker.display()
+    )
+}
+
+#[test]
+fn shoal_stack_deploy_waits_for_a_service_healthy_dependency() {
+    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("db-ready");
+    let file = dir.path().join("docker-compose.yml");
+    std::fs::write(&file, healthy_compose(&marker, 1000)).unwrap();
+    let deploy = std::process::Command::new(BIN)
+        .env("SHOAL_HOST", d.host())
+        .env("SHOAL_STACK_HEALTHY_TIMEOUT", "60s")
+        .args(["stack", "deploy", "-c", file.to_str().unwrap(), "h"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("db created", Duration::from_secs(30), || {
+        (d.http("GET", "/services/h_db", None).status == 200).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    // Its task starts but does not pass its check: web waits.
+    wait_for("db's task starting", Duration::from_secs(30), || {
+        let tasks = d.http("GET", "/tasks", None).json();
+        tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["Status"]["State"] == "starting")
+            .then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    std::thread::sleep(Duration::from_secs(2));
+    let names: Vec<String> = d
+        .http("GET", "/services", None)
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Spec"]["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["h_db"], "web waits for db to be healthy");
+    std::fs::write(&marker, "").unwrap();
+    let out = deploy.wait_with_output().unwrap();
+    let stdout = success(out);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = |line: &str| {
+        lines
+            .iter()
+            .position(|l| *l == line)
+            .unwrap_or_else(|| panic!("missing {line:?} in:\n{stdout}"))
+    };
+    assert!(
+        at("Creating service h_db")
+            < at("Waiting for service h_db to be healthy (h_web depends on it)...")
+    );
+    assert!(
+        at("Waiting for service h_db to be healthy (h_web depends on it)...")
+            < at("Creating service h_web")
+    );
+    assert_eq!(d.http("GET", "/services/h_web", None).status, 200);
+    // Healthy already: a redeploy does not wait, nor say it does.
+    let again = success(d.shoal(&["stack", "deploy", "-c", file.to_str().unwrap(), "h"]));
+    assert!(again.contains("Updating service h_web"), "{again}");
+    assert!(!again.contains("Waiting for"), "{again}");
+}
+
+#[test]
+fn shoal_stack_deploy_fails_when_a_service_healthy_dependency_stays_unhealthy() {
+    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("docker-compose.yml");
+    std::fs::write(&file, healthy_compose(&dir.path().join("never"), 1)).unwrap();
+    let f = file.to_str().unwrap();
+    let started = std::time::Instant::now();
+    let out = d.shoal(&["stack", "deploy", "--healthy-timeout", "3s", "-c", f, "u"]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        stderr.contains(
+            "service u_db did not become healthy within 3s (u_web depends on it with condition \
+             service_healthy): 0 of 1 tasks running"
+        ),
+        "{stderr}"
+    );
+    // It says what the tasks do: one starting on its check, or the last one's error.
+    assert!(
+        stderr.contains("u_db.1 starting (health check)") || stderr.contains("last task error:"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert_eq!(d.http("GET", "/services/u_web", None).status, 404);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Waiting for service u_db to be healthy (u_web depends on it)..."),
+        "{stdout}"
+    );
 }

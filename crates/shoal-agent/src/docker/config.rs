@@ -41,7 +41,11 @@ pub fn create_body(task: &Task, node_id: &str) -> Result<ContainerCreateBody, Dr
         _ => (None, None),
     };
     let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    let (exposed_ports, port_bindings) = super::ports::bindings(task).unzip();
+    let mut host_config = host_config(task);
+    host_config.port_bindings = port_bindings;
     Ok(ContainerCreateBody {
+        exposed_ports,
         image: Some(image_ref(image)),
         entrypoint,
         cmd,
@@ -55,7 +59,7 @@ pub fn create_body(task: &Task, node_id: &str) -> Result<ContainerCreateBody, Dr
         healthcheck: spec.health_check.clone(),
         tty: spec.tty,
         open_stdin: spec.open_stdin,
-        host_config: Some(host_config(task)),
+        host_config: Some(host_config),
         ..Default::default()
     })
 }

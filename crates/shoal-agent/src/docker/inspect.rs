@@ -34,7 +34,7 @@ pub fn observed(task_id: &str, c: &ContainerInspectResponse) -> Observed {
             pid: state.pid.unwrap_or_default(),
             exit_code: state.exit_code.unwrap_or_default(),
         },
-        ports: None,
+        ports: super::ports::port_status(c),
         error: state.error.filter(|e| !e.is_empty()),
     }
 }

@@ -4,6 +4,7 @@
 
 mod config;
 mod inspect;
+mod ports;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -105,8 +105,16 @@ impl ProcessDriver {
         }
         let io = |what: &str, e| DriverError::io(format!("{what} {}", dir.path().display()), e);
         let mut cursor = self.port_cursor.lock().unwrap_or_else(|p| p.into_inner());
+        let host_port = published_ports(task).first().and_then(|p| {
+            let host =
+                p.publish_mode == Some(bollard::models::EndpointPortConfigPublishModeEnum::HOST);
+            p.published_port.filter(|n| host && *n > 0)
+        });
         let port = if published_ports(task).is_empty() {
             None
+        } else if let Some(p) = host_port {
+            // Host mode with a fixed port: the task serves exactly that port on this node.
+            Some(p as u16)
         } else {
             let used = self.ports_in_use();
             let port = ports::pick_port(

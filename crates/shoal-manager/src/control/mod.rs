@@ -6,6 +6,8 @@ mod logs;
 mod lookup;
 mod network;
 mod node;
+mod port_alloc;
+pub(crate) use port_alloc::assign as assign_ports;
 pub(crate) mod service;
 mod service_validate;
 mod swarm;

@@ -51,7 +51,9 @@ impl Manager {
         self.store
             .update(|tx| {
                 let mut service = service;
-                check_port_conflicts(&tx.list::<Service>(), &service.spec, "")?;
+                let all = tx.list::<Service>();
+                check_port_conflicts(&all, &service.spec, "")?;
+                super::port_alloc::assign(&mut service.endpoint, &all, "")?;
                 super::blob::check_references(tx.committed(), &service.spec)?;
                 super::network::resolve_service_networks(tx.committed(), &mut service.spec)?;
                 tx.create(service).map_err(TxError::Store)
@@ -196,6 +198,7 @@ fn apply_update(
         }
     }
     service.endpoint = endpoint_for(&service.spec, Some(&service.endpoint));
+    super::port_alloc::assign(&mut service.endpoint, all, &service.id)?;
     Ok(service)
 }
 
@@ -272,9 +275,8 @@ fn check_port_conflicts(all: &[Service], spec: &ServiceSpec, self_id: &str) -> R
     Ok(())
 }
 
-/// `Endpoint` as the manager keeps it without an allocator: the spec, and the ports the user
-/// published explicitly (an allocator fills auto-assigned ones; those already assigned are
-/// kept across updates).
+/// `Endpoint` as the manager keeps it: the spec, and its ports with the published ports the
+/// swarm assigned before kept across updates (`port_alloc::assign` fills new ones).
 pub(crate) fn endpoint_for(
     spec: &ServiceSpec,
     previous: Option<&ServiceEndpoint>,
@@ -284,19 +286,21 @@ pub(crate) fn endpoint_for(
         .ports
         .iter()
         .flatten()
-        .filter_map(|p| {
+        .map(|p| {
             if p.published_port.unwrap_or(0) != 0 {
-                return Some(p.clone());
+                return p.clone();
             }
-            previous?
-                .ports
-                .iter()
+            previous
+                .into_iter()
+                .flat_map(|e| e.ports.iter())
                 .find(|old| {
-                    old.target_port == p.target_port
+                    old.published_port.unwrap_or(0) != 0
+                        && old.target_port == p.target_port
                         && rules::protocol(old) == rules::protocol(p)
                         && rules::host_mode(old) == rules::host_mode(p)
                 })
                 .cloned()
+                .unwrap_or_else(|| p.clone())
         })
         .collect();
     ServiceEndpoint {

@@ -185,12 +185,11 @@ fn endpoint_keeps_explicit_and_already_assigned_ports() {
         {"TargetPort": 80, "PublishedPort": 8080}, {"TargetPort": 443}]});
     let s = spec(j);
     let ep = endpoint_for(&s, None);
-    assert_eq!(ep.ports.len(), 1);
+    assert_eq!(ep.ports.len(), 2);
     assert_eq!(ep.ports[0].published_port, Some(8080));
+    assert_eq!(ep.ports[1].published_port, None, "left to the allocator");
     let mut assigned = ep.clone();
-    let mut auto = s.endpoint_spec.clone().unwrap().ports.unwrap()[1].clone();
-    auto.published_port = Some(30000);
-    assigned.ports.push(auto);
+    assigned.ports[1].published_port = Some(30000);
     let ep = endpoint_for(&s, Some(&assigned));
     assert_eq!(ep.ports.len(), 2);
     assert_eq!(ep.ports[1].published_port, Some(30000));

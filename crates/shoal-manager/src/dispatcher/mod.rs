@@ -6,6 +6,7 @@
 mod assignments;
 mod files;
 mod logs;
+mod routes;
 mod service;
 mod sessions;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use logs::{LogBroker, Subscription};
+pub use routes::mesh_routes;
 pub use service::DispatcherService;
 pub use sessions::Sessions;
 

@@ -10,7 +10,8 @@ use shoal_proto::dispatcher::{
     SessionMessage, SessionRequest, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
 };
 use shoal_store::{Event, Store, StoreError};
-use shoal_types::{Node, NodeDescription, NodeState, Task, TaskState, TaskStatus};
+use shoal_types::mesh::MeshRoute;
+use shoal_types::{Node, NodeDescription, NodeState, Service, Task, TaskState, TaskStatus};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -18,7 +19,7 @@ use tracing::{debug, info};
 
 use super::assignments::{Pending, complete, is_assigned_to};
 use super::files;
-use super::{LogBroker, Sessions};
+use super::{LogBroker, Sessions, mesh_routes};
 use crate::auth::{Authorizer, certificate_role, role_name};
 use crate::members::not_leader;
 
@@ -94,12 +95,15 @@ impl Dispatcher for DispatcherService {
         let (session_id, ended) = self.sessions.open(&node_id);
         let subscriptions = self.logs.attach(&node_id);
         info!(node.id = %node_id, "agent session opened");
-        let (initial, events) = self.store.view_and_watch(|v| {
-            v.find::<Task>("node", &node_id)
+        let ((initial, routes), events) = self.store.view_and_watch(|v| {
+            let tasks = v
+                .find::<Task>("node", &node_id)
                 .into_iter()
                 .filter(|t| is_assigned_to(t, &node_id))
                 .map(|t| files::attach(v, t))
-                .collect::<Vec<Task>>()
+                .collect::<Vec<Task>>();
+            let routes = mesh_routes(&v.list::<Service>(), &v.list::<Task>(), &v.list::<Node>());
+            (tasks, routes)
         });
         let (tx, rx) = mpsc::channel(16);
         let period_ms = self.sessions.config().period.as_millis() as i64;
@@ -110,6 +114,7 @@ impl Dispatcher for DispatcherService {
             log_subscription: None,
             managers: self.managers(),
             role: self.role_of(&node_id),
+            routes_json: serde_json::to_vec(&routes).unwrap_or_default(),
         };
         let (first_managers, first_role) = (first.managers.clone(), first.role.clone());
         tx.send(Ok(first))
@@ -123,6 +128,7 @@ impl Dispatcher for DispatcherService {
             period_ms,
             tx,
             sent,
+            sent_routes: Some(routes),
         };
         let stop = self.shutdown.clone();
         tokio::spawn(async move { stream.run(events, subscriptions, ended, stop).await });
@@ -258,6 +264,8 @@ struct StreamCtx {
     tx: mpsc::Sender<Result<SessionMessage, Status>>,
     /// The manager set and role last sent, so changes reach the agent at once.
     sent: (Vec<String>, String),
+    /// The mesh table last sent.
+    sent_routes: Option<Vec<MeshRoute>>,
 }
 
 impl StreamCtx {
@@ -286,7 +294,9 @@ impl StreamCtx {
             };
             let msg = match ev {
                 Ok(Event::Commit { .. }) => {
-                    if self.send_membership_changes().await.is_err() {
+                    if self.send_membership_changes().await.is_err()
+                        || self.send_route_changes().await.is_err()
+                    {
                         return;
                     }
                     pending.take(|t| self.store.view(|v| files::attach(v, t)))
@@ -336,7 +346,26 @@ impl StreamCtx {
             log_subscription: None,
             managers,
             role,
+            routes_json: Vec::new(),
         };
+        self.tx.send(Ok(m)).await.map_err(|_| ())
+    }
+
+    /// A message with the mesh table, if it changed since last sent.
+    async fn send_route_changes(&mut self) -> Result<(), ()> {
+        let routes = self
+            .store
+            .view(|v| mesh_routes(&v.list::<Service>(), &v.list::<Task>(), &v.list::<Node>()));
+        if self.sent_routes.as_ref() == Some(&routes) {
+            return Ok(());
+        }
+        let m = SessionMessage {
+            session_id: self.session_id.clone(),
+            heartbeat_period_ms: self.period_ms,
+            routes_json: serde_json::to_vec(&routes).unwrap_or_default(),
+            ..Default::default()
+        };
+        self.sent_routes = Some(routes);
         self.tx.send(Ok(m)).await.map_err(|_| ())
     }
 
@@ -350,8 +379,7 @@ impl StreamCtx {
             heartbeat_period_ms: self.period_ms,
             assignments,
             log_subscription: sub,
-            managers: Vec::new(),
-            role: String::new(),
+            ..Default::default()
         };
         self.tx.send(Ok(m)).await.map_err(|_| ())
     }

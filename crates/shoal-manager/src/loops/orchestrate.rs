@@ -156,7 +156,14 @@ fn commit(tx: &mut WriteTx<'_>, actions: &[Action]) -> Result<(), StoreError> {
                 if let Some(s) = tx.get::<Service>(&change.service_id)
                     && s.spec_version == change.spec_version
                 {
-                    tx.update(with_status(s, change))?;
+                    let mut s = with_status(s, change);
+                    // A port the spec rolled back to leaves unpublished gets one again.
+                    if crate::control::assign_ports(&mut s.endpoint, &tx.list::<Service>(), &s.id)
+                        .is_err()
+                    {
+                        warn!(service.id = %s.id, "no free port for the rolled-back spec");
+                    }
+                    tx.update(s)?;
                 }
             }
         }

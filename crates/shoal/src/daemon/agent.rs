@@ -60,7 +60,8 @@ pub async fn driver(
 
 impl Agent {
     /// Starts the worker and its session with `managers`; the callbacks hear of changes to the
-    /// managers' addresses and of the role the managers want this node to have.
+    /// managers' addresses, of the role the managers want this node to have, and of the
+    /// routing mesh's table.
     pub fn start(
         driver: Arc<dyn Driver>,
         data_dir: &Path,
@@ -68,9 +69,10 @@ impl Agent {
         managers: Vec<String>,
         tls: &TlsMaterial,
         description: NodeDescription,
-        (on_managers, on_role): (
+        (on_managers, on_role, on_routes): (
             shoal_agent::session::ManagersChanged,
             shoal_agent::session::RoleChanged,
+            shoal_agent::session::RoutesChanged,
         ),
     ) -> Result<Agent, String> {
         let worker = Arc::new(
@@ -84,6 +86,7 @@ impl Agent {
             description,
             on_managers: Some(on_managers),
             on_role: Some(on_role),
+            on_routes: Some(on_routes),
         };
         let stop = CancellationToken::new();
         let session = tokio::spawn(run_session(cfg, worker.clone(), stop.clone()));

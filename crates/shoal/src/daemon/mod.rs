@@ -6,6 +6,7 @@ mod agent;
 mod autolock;
 pub mod config;
 mod lifecycle;
+mod mesh;
 mod renew;
 mod runtime;
 mod state_file;

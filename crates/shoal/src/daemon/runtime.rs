@@ -23,6 +23,7 @@ use tracing::{info, warn};
 use super::addr;
 use super::agent::{self, Agent};
 use super::config::DaemonConfig;
+use super::mesh::MeshRunner;
 use super::state_file::{LocalRole, NodeFiles, SwarmState};
 
 /// One daemon's node.
@@ -45,6 +46,8 @@ pub struct NodeRuntime {
     /// Set while this manager is locked (autolock): its identity, waiting for `swarm unlock`.
     pub(crate) locked: std::sync::Mutex<Option<(SwarmState, TlsMaterial)>>,
     role_tx: mpsc::UnboundedSender<Wanted>,
+    /// The routing mesh: every published port of the swarm, on this node.
+    mesh: Arc<MeshRunner>,
     pub(crate) role_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Wanted>>>,
 }
 
@@ -61,6 +64,7 @@ impl NodeRuntime {
             data_key: Default::default(),
             locked: Default::default(),
             role_tx,
+            mesh: MeshRunner::new(std::net::Ipv4Addr::UNSPECIFIED.into()),
             role_rx: std::sync::Mutex::new(Some(role_rx)),
             cfg,
             files,
@@ -152,9 +156,10 @@ impl NodeRuntime {
             managers,
             tls,
             self.description.clone(),
-            (on_managers, on_role),
+            (on_managers, on_role, self.mesh.on_routes()),
         )
         .map_err(Error::internal)?;
+        self.mesh.ensure_running();
         *self.agent.lock().await = Some(a);
         Ok(())
     }
@@ -163,6 +168,9 @@ impl NodeRuntime {
     pub(crate) async fn stop_agent(&self, remove_tasks: bool) {
         if let Some(a) = self.agent.lock().await.take() {
             a.stop(remove_tasks).await;
+        }
+        if remove_tasks {
+            self.mesh.clear();
         }
     }
 
