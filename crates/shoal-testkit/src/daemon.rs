@@ -87,7 +87,10 @@ impl Daemon {
             .arg("-H")
             .arg(self.host())
             .args(&self.extra)
-            .env("SHOAL_LOG", "info,openraft=warn")
+            .env(
+                "SHOAL_LOG",
+                std::env::var("SHOAL_TEST_LOG").unwrap_or_else(|_| "info,openraft=warn".into()),
+            )
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .spawn()?;
@@ -206,6 +209,7 @@ impl Drop for Daemon {
     /// found by the daemon's directory, so the directory can be deleted.
     fn drop(&mut self) {
         self.kill9();
+        remove_containers_of(&self.data_dir());
         let prefix = self.dir.path().display().to_string();
         kill_processes_under(&prefix);
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
@@ -272,5 +276,38 @@ fn kill_processes_under(prefix: &str) {
         if ours {
             signal(pid, "KILL");
         }
+    }
+}
+
+/// Removes the Docker containers a docker-driver daemon left (they outlive it by design, so a
+/// restarted daemon adopts them): those labelled with the node ID its data dir records.
+fn remove_containers_of(data_dir: &Path) {
+    let Ok(state) = std::fs::read(data_dir.join("swarm/state.json")) else {
+        return;
+    };
+    let Some(node) = serde_json::from_slice::<serde_json::Value>(&state)
+        .ok()
+        .and_then(|v| v["node_id"].as_str().map(str::to_string))
+    else {
+        return;
+    };
+    let Ok(out) = Command::new("docker")
+        .env_remove("DOCKER_HOST")
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("label=com.docker.swarm.node.id={node}"))
+        .output()
+    else {
+        return;
+    };
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if !ids.is_empty() {
+        let _ = Command::new("docker")
+            .env_remove("DOCKER_HOST")
+            .args(["rm", "-f"])
+            .args(&ids)
+            .output();
     }
 }

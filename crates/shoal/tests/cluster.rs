@@ -673,3 +673,47 @@ fn force_new_cluster_recovers_the_swarm_from_one_surviving_manager() {
         "{statuses:?}"
     );
 }
+
+/// `GET /` to `ip:port`; the replica that answered (whoami's `Task:` line).
+fn whoami_task(ip: &str, port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect((ip, port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    raw.lines()
+        .find(|l| l.starts_with("Task: "))
+        .map(str::to_string)
+}
+
+#[test]
+fn the_routing_mesh_answers_on_every_node_from_tasks_on_any_node() {
+    let c = Cluster::start(BIN, 1, 2, PROCESS, fast()).expect("cluster");
+    // Two replicas, only on the workers: the manager has none and still answers.
+    let spec = json!({
+        "Name": "web",
+        "Mode": {"Replicated": {"Replicas": 2}},
+        "TaskTemplate": {
+            "ContainerSpec": {"Image": "shoal-demo:latest", "Command": [BIN],
+                              "Args": ["demo-app", "whoami"], "StopGracePeriod": 1_000_000_000u64},
+            "Placement": {"Constraints": ["node.role==worker"]}
+        },
+        "EndpointSpec": {"Ports": [{"TargetPort": 80, "PublishedPort": 8080}]}
+    });
+    let r = c.nodes[0].http("POST", "/services/create", Some(&spec.to_string()));
+    assert_eq!(r.status, 201, "{}", r.text());
+    for i in 0..3 {
+        let ip = c.net.ip(i);
+        wait_for(
+            &format!("both replicas through node {i}'s port 8080"),
+            Duration::from_secs(30),
+            || {
+                let seen: std::collections::BTreeSet<String> =
+                    (0..6).filter_map(|_| whoami_task(&ip, 8080)).collect();
+                (seen.len() == 2).then_some(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    }
+}

@@ -51,6 +51,10 @@ pub fn build(
         &hostname.unwrap_or_else(crate::describe::hostname),
         port,
     );
+    // Who the task is, as a container would find in its hostname and labels.
+    env.push(format!("SHOAL_TASK_ID={}", task.id));
+    env.push(format!("SHOAL_TASK_NAME={}", task.container_name()));
+    env.push(format!("SHOAL_SERVICE_NAME={}", task.service_name));
     if let Some(root) = files_root {
         env.push(format!("SHOAL_FILES={}", root.display()));
         env.push(format!(

@@ -23,6 +23,14 @@ pub type StatusSender = mpsc::UnboundedSender<(String, TaskStatus)>;
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(10);
 
+/// How long a running task the routing mesh sends connections to keeps running after it was
+/// told to stop, before its stop signal. The manager takes it out of every node's mesh table
+/// as it sets the desired state, but that table and this stop travel separately; without the
+/// pause, connections the kernel accepted for the task just before it stops listening would
+/// be reset. Docker waits 2 s here for its gossip to converge (moby's container controller,
+/// `defaultGossipConvergeDelay`); the mesh table is pushed by the manager, so less is enough.
+pub const MESH_DRAIN: Duration = Duration::from_secs(1);
+
 /// Drives one task.
 pub struct Runner {
     driver: Arc<dyn Driver>,
@@ -131,6 +139,10 @@ impl Runner {
     }
 
     async fn shutdown(&mut self, task: &Task) {
+        if self.status.state == TaskState::Running && routed_by_mesh(task) {
+            tracing::debug!(task.id = %task.id, "out of the mesh; waiting before the stop");
+            tokio::time::sleep(MESH_DRAIN).await;
+        }
         match self.driver.shutdown(task).await {
             Ok(()) => {
                 let observed = self.driver.adopt(task).await.ok().flatten();
@@ -190,6 +202,14 @@ async fn unless_shutdown<T>(
             }
         }
     }
+}
+
+/// Whether the routing mesh sends connections to the task: it publishes a port in ingress mode
+/// (the default mode).
+fn routed_by_mesh(task: &Task) -> bool {
+    crate::driver::published_ports(task)
+        .iter()
+        .any(|p| p.publish_mode != Some(bollard::models::EndpointPortConfigPublishModeEnum::HOST))
 }
 
 /// Now, as the RFC 3339 timestamp task statuses carry.

@@ -5,6 +5,7 @@
 //! Each listens on `--port`, else `$PORT` (set by the process driver), else 80.
 
 mod counter;
+mod proxy;
 mod whoami;
 
 use std::net::SocketAddr;
@@ -33,6 +34,10 @@ pub struct WhoamiArgs {
     /// The version line's text (changes between rolling updates)
     #[arg(long, env = "DEMO_TEXT", default_value = "whoami v1")]
     pub text: String,
+    /// Connections start with a PROXY protocol v2 header (the routing mesh sends one with the
+    /// service label shoal.mesh.proxy-protocol): show the client it names as RemoteAddr
+    #[arg(long)]
+    pub proxy_protocol: bool,
 }
 
 #[derive(Debug, Args)]
@@ -50,8 +55,10 @@ pub fn run(app: DemoApp) -> i32 {
     let rt = crate::runtime();
     let result = rt.block_on(async move {
         match app {
-            DemoApp::Whoami(a) => serve(addr(&a.port), whoami::router(a.text)).await,
-            DemoApp::Counter(a) => serve(addr(&a.port), counter::router(a.store)).await,
+            DemoApp::Whoami(a) => {
+                serve(addr(&a.port), a.proxy_protocol, whoami::router(a.text)).await
+            }
+            DemoApp::Counter(a) => serve(addr(&a.port), false, counter::router(a.store)).await,
         }
     });
     match result {
@@ -67,14 +74,18 @@ fn addr(p: &PortArg) -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], p.port.unwrap_or(80)))
 }
 
-async fn serve(addr: SocketAddr, app: axum::Router) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
+async fn serve(addr: SocketAddr, proxy_protocol: bool, app: axum::Router) -> anyhow::Result<()> {
+    let inner = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("listen on {addr}: {e}"))?;
-    println!("listening on {}", listener.local_addr()?);
+    println!("listening on {}", inner.local_addr()?);
+    let listener = proxy::DemoListener {
+        inner,
+        proxy_protocol,
+    };
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<proxy::Peer>(),
     )
     .with_graceful_shutdown(stopped())
     .await?;

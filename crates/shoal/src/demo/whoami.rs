@@ -1,13 +1,14 @@
 //! `whoami`: the hostname, a version line and the request, as plain text.
 
 use std::fmt::Write;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, Uri, Version};
 use axum::routing::get;
+
+use super::proxy::Peer;
 
 pub fn router(text: String) -> Router {
     Router::new()
@@ -18,7 +19,7 @@ pub fn router(text: String) -> Router {
 
 async fn whoami(
     State(text): State<Arc<String>>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(remote)): ConnectInfo<Peer>,
     method: Method,
     uri: Uri,
     version: Version,
