@@ -12,6 +12,7 @@ mod ca;
 pub mod control;
 pub mod dispatcher;
 mod grpc;
+mod ipam;
 mod loops;
 mod manager;
 mod members;

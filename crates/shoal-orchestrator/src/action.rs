@@ -18,6 +18,9 @@ pub enum Action {
     Delete { task_id: String },
     /// The service's rolling update changes state (completed, paused, rolled back…).
     SetUpdateStatus(Box<StatusChange>),
+    /// Give the service a VIP on each network it attaches to (the manager's IPAM; planned
+    /// there, not by this crate's plans).
+    SetVips { service_id: String },
 }
 
 /// A new `UpdateStatus` for a service, applied only if the service is still at the spec

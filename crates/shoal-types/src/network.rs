@@ -73,3 +73,108 @@ impl Network {
         })
     }
 }
+
+/// The VXLAN ID option moby shows in a network's driver state.
+pub const VXLAN_OPTION: &str = "com.docker.network.driver.overlay.vxlanid_list";
+
+/// One of `Task.NetworksAttachments`: the network as it was when the task was made, and the
+/// task's address on it (`10.0.1.5/24`). The agent builds the task's side of the network from
+/// it alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkAttachment {
+    pub network: AttachedNetwork,
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+/// The network of an attachment, in the shape of swarm's `Network` object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttachedNetwork {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub spec: AttachedSpec,
+    pub driver_state: DriverState,
+    #[serde(rename = "IPAMOptions")]
+    pub ipam_options: IpamOptions,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttachedSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DriverState {
+    pub name: String,
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamOptions {
+    #[serde(default)]
+    pub configs: Vec<IpamSubnet>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamSubnet {
+    pub subnet: String,
+    pub gateway: String,
+}
+
+impl Network {
+    /// This network as a task attached to it at `address` (CIDR form) records it.
+    pub fn attachment(&self, address: String) -> NetworkAttachment {
+        NetworkAttachment {
+            network: AttachedNetwork {
+                id: self.id.clone(),
+                spec: AttachedSpec {
+                    name: self.spec.name.clone(),
+                    internal: self.spec.internal.unwrap_or(false),
+                },
+                driver_state: DriverState {
+                    name: "overlay".into(),
+                    options: [(VXLAN_OPTION.to_string(), self.vni.to_string())].into(),
+                },
+                ipam_options: IpamOptions {
+                    configs: vec![IpamSubnet {
+                        subnet: self.subnet.clone(),
+                        gateway: self.gateway.clone(),
+                    }],
+                },
+            },
+            addresses: vec![address],
+        }
+    }
+}
+
+impl NetworkAttachment {
+    /// The task's address without its prefix length.
+    pub fn ip(&self) -> Option<std::net::Ipv4Addr> {
+        let first = self.addresses.first()?;
+        first.split('/').next()?.parse().ok()
+    }
+
+    /// The network's subnet and gateway.
+    pub fn subnet(&self) -> Option<&IpamSubnet> {
+        self.network.ipam_options.configs.first()
+    }
+
+    /// The VXLAN ID.
+    pub fn vni(&self) -> Option<u32> {
+        self.network
+            .driver_state
+            .options
+            .get(VXLAN_OPTION)?
+            .parse()
+            .ok()
+    }
+}

@@ -134,6 +134,13 @@ pub struct Task {
         skip_serializing_if = "Option::is_none"
     )]
     pub endpoint: Option<crate::service::ServiceEndpoint>,
+    /// The overlay networks the task is attached to, with its address on each.
+    #[serde(
+        rename = "NetworksAttachments",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub networks: Vec<crate::network::NetworkAttachment>,
     /// The service's name when the task was made, for container names and logs (internal).
     #[serde(
         rename = "ShoalServiceName",

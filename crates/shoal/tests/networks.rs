@@ -141,3 +141,136 @@ fn overlay_networks_with_subnets_from_the_pool_and_dockers_refusals() {
         "ingress"
     );
 }
+
+/// The running tasks' addresses on a network, sorted.
+fn task_addresses(d: &Daemon, service: &str) -> Vec<String> {
+    let filter = format!(r#"{{"service":["{service}"],"desired-state":["running"]}}"#);
+    let path = format!("/tasks?filters={}", urlencode(&filter));
+    let tasks = d.http("GET", &path, None).json();
+    let mut out: Vec<String> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["NetworksAttachments"][0]["Addresses"][0].as_str())
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn wait_addresses(d: &Daemon, service: &str, n: usize) -> Vec<String> {
+    shoal_testkit::wait_for(
+        &format!("{n} addressed tasks of {service}"),
+        std::time::Duration::from_secs(20),
+        || {
+            let a = task_addresses(d, service);
+            (a.len() == n).then_some(a)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}: {:?}", task_addresses(d, service)))
+}
+
+#[test]
+fn services_get_a_vip_and_tasks_an_address_on_each_network() {
+    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let net = success(d.docker(&["network", "create", "-d", "overlay", "backend"]));
+    let net = net.trim();
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "api",
+        "--replicas",
+        "3",
+        "--network",
+        "backend",
+        "busybox",
+        "sleep",
+        "600",
+    ]));
+    // The VIP, as the docker CLI shows it (the leader allocates it right after the create).
+    let vips = shoal_testkit::wait_for("the VIP", std::time::Duration::from_secs(10), || {
+        let out = success(d.docker(&[
+            "service",
+            "inspect",
+            "api",
+            "--format",
+            "{{json .Endpoint.VirtualIPs}}",
+        ]));
+        serde_json::from_str::<Value>(out.trim())
+            .ok()
+            .filter(|v| !v.is_null())
+    })
+    .unwrap();
+    assert_eq!(vips, json!([{"NetworkID": net, "Addr": "10.0.1.2/24"}]));
+
+    // Each task has its own address on the network, none the VIP's or the gateway's.
+    let addrs = wait_addresses(&d, "api", 3);
+    assert_eq!(addrs, ["10.0.1.3/24", "10.0.1.4/24", "10.0.1.5/24"]);
+    let task = &d.http("GET", "/tasks", None).json()[0];
+    let attached = &task["NetworksAttachments"][0]["Network"];
+    assert_eq!(attached["ID"], net);
+    assert_eq!(attached["Spec"]["Name"], "backend");
+    assert_eq!(
+        attached["IPAMOptions"]["Configs"][0],
+        json!({"Subnet": "10.0.1.0/24", "Gateway": "10.0.1.1"})
+    );
+
+    // Endpoint mode dnsrr: no VIP, addresses after those in use.
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "db",
+        "--endpoint-mode",
+        "dnsrr",
+        "--network",
+        "backend",
+        "busybox",
+        "sleep",
+        "600",
+    ]));
+    let db = d.http("GET", "/services/db", None).json();
+    assert!(db["Endpoint"]["VirtualIPs"].is_null(), "{db}");
+    assert_eq!(wait_addresses(&d, "db", 1), ["10.0.1.6/24"]);
+
+    // Addresses of tasks that ended are given again.
+    let api_id = d.http("GET", "/services/api", None).json()["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    success(d.docker(&["service", "scale", "-d", "api=1"]));
+    // Scaled-down tasks are removed once they stopped (swarmkit's REMOVE).
+    shoal_testkit::wait_for(
+        "1 api task left",
+        std::time::Duration::from_secs(20),
+        || {
+            let tasks = d.http("GET", "/tasks", None).json();
+            let api = tasks
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["ServiceID"] == api_id.as_str())
+                .count();
+            (api == 1).then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}: {}", d.http("GET", "/tasks", None).text()));
+    success(d.docker(&["service", "scale", "-d", "api=3"]));
+    let again = wait_addresses(&d, "api", 3);
+    let mut expected = vec!["10.0.1.3/24", "10.0.1.4/24", "10.0.1.5/24"];
+    expected.retain(|a| again.iter().any(|b| b == a));
+    assert_eq!(expected.len(), 3, "freed addresses reused: {again:?}");
+}

@@ -4,7 +4,7 @@
 mod blob;
 mod logs;
 mod lookup;
-mod network;
+pub(crate) mod network;
 mod node;
 mod port_alloc;
 pub(crate) use port_alloc::assign as assign_ports;

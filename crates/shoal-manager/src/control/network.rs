@@ -3,8 +3,6 @@
 //! takes the first), and swarmkit's refusals (`network X is in use by service Y`). The data
 //! plane that joins them across nodes is the networking issue's netplane.
 
-use std::net::Ipv4Addr;
-
 use shoal_store::{ReadTx, StoreError};
 use shoal_types::network::NetworkCreateRequest;
 use shoal_types::{Cluster, Error, Filters, Kind, Network, Service, StoreObject};
@@ -12,6 +10,7 @@ use shoal_types::{Cluster, Error, Filters, Kind, Network, Service, StoreObject};
 use super::lookup::resolve;
 use super::service::TxError;
 use super::service_validate::rpc;
+use crate::ipam::{Cidr, allocate};
 use crate::manager::Manager;
 
 /// Filter keys `GET /networks` accepts (moby `validateNetworkFilters`).
@@ -19,66 +18,6 @@ const FILTERS: &[&str] = &["dangling", "driver", "id", "label", "name", "scope",
 
 /// The first VXLAN ID (Docker's overlay driver starts at 4096 + 1).
 const FIRST_VNI: u32 = 4097;
-
-/// A parsed IPv4 CIDR.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cidr {
-    base: u32,
-    bits: u32,
-}
-
-impl Cidr {
-    fn parse(s: &str) -> Option<Cidr> {
-        let (ip, bits) = s.split_once('/')?;
-        let ip: Ipv4Addr = ip.parse().ok()?;
-        let bits: u32 = bits.parse().ok().filter(|b| *b <= 32)?;
-        let mask = if bits == 0 {
-            0
-        } else {
-            u32::MAX << (32 - bits)
-        };
-        Some(Cidr {
-            base: u32::from(ip) & mask,
-            bits,
-        })
-    }
-    fn size(self) -> u64 {
-        1u64 << (32 - self.bits)
-    }
-    fn end(self) -> u64 {
-        self.base as u64 + self.size()
-    }
-    fn overlaps(self, o: Cidr) -> bool {
-        (self.base as u64) < o.end() && (o.base as u64) < self.end()
-    }
-    fn text(self) -> String {
-        format!("{}/{}", Ipv4Addr::from(self.base), self.bits)
-    }
-    /// The first host address, Docker's default gateway.
-    fn gateway(self) -> String {
-        Ipv4Addr::from(self.base + 1).to_string()
-    }
-}
-
-/// The first `size`-bit subnet of the pools that no existing network overlaps.
-fn allocate(pools: &[String], size: u32, used: &[Cidr]) -> Option<Cidr> {
-    for pool in pools.iter().filter_map(|p| Cidr::parse(p)) {
-        let size = size.max(pool.bits);
-        let step = 1u64 << (32 - size);
-        let mut base = pool.base as u64;
-        while base + step <= pool.end() {
-            let c = Cidr {
-                base: base as u32,
-                bits: size,
-            };
-            if !used.iter().any(|u| u.overlaps(c)) {
-                return Some(c);
-            }
-            base += step;
-        }
-    }
-    None
-}
 
 fn used_subnets(view: &ReadTx<'_>) -> Vec<Cidr> {
     view.list::<Network>()
@@ -291,27 +230,4 @@ pub(crate) fn resolve_service_networks(
         attachment.target = Some(n.id);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subnets_come_from_the_pool_in_order_without_overlap() {
-        let pool = vec!["10.0.0.0/8".to_string()];
-        let first = allocate(&pool, 24, &[]).unwrap();
-        assert_eq!(first.text(), "10.0.0.0/24");
-        assert_eq!(first.gateway(), "10.0.0.1");
-        let second = allocate(&pool, 24, &[first]).unwrap();
-        assert_eq!(second.text(), "10.0.1.0/24");
-        let user = Cidr::parse("10.0.2.0/23").unwrap();
-        let third = allocate(&pool, 24, &[first, second, user]).unwrap();
-        assert_eq!(third.text(), "10.0.4.0/24");
-        assert!(allocate(&["192.168.0.0/24".to_string()], 24, &[third]).is_some());
-        let full = Cidr::parse("192.168.0.0/24").unwrap();
-        assert!(allocate(&["192.168.0.0/24".to_string()], 24, &[full]).is_none());
-        assert!(Cidr::parse("10.0.0.0/33").is_none());
-        assert!(Cidr::parse("nope").is_none());
-    }
 }

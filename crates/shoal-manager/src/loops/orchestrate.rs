@@ -15,6 +15,17 @@ use tracing::{debug, warn};
 
 use super::{wait_for_change, wait_leadership};
 use crate::control::service::endpoint_for;
+use crate::ipam::{self, Ipam};
+
+/// A task that got no address: made REJECTED with the reason, so the restart policy tries
+/// again later (with its delay) instead of the loop retrying at once.
+fn reject_unallocated(t: &mut Task, error: &str) {
+    warn!(task.id = %t.id, %error, "no address for the task");
+    t.status.state = TaskState::Rejected;
+    t.status.err = error.to_string();
+    t.status.message = "allocation failed".into();
+    t.desired_state = TaskState::Shutdown;
+}
 
 /// Runs until `shutdown`, acting only while this manager leads.
 pub async fn orchestrate(store: Store, shutdown: CancellationToken) {
@@ -23,17 +34,21 @@ pub async fn orchestrate(store: Store, shutdown: CancellationToken) {
             return;
         }
         let (plan, mut events) = store.view_and_watch(|v| {
+            let mut plan = plan_vips(&v.list::<Service>());
             let history = v
                 .list::<Cluster>()
                 .first()
                 .map_or(5, |c| c.spec.orchestration.task_history_retention_limit);
-            plan_all(
+            let tasks = plan_all(
                 &v.list::<Service>(),
                 &v.list::<Task>(),
                 &v.list::<Node>(),
                 history,
                 SystemTime::now(),
-            )
+            );
+            plan.actions.extend(tasks.actions);
+            plan.wake_at = tasks.wake_at;
+            plan
         });
         if !plan.actions.is_empty() {
             debug!(actions = plan.actions.len(), "orchestrator pass");
@@ -126,11 +141,46 @@ pub fn plan_all(
     plan
 }
 
+/// Services whose VIPs no longer match their networks (new, or attached differently): the
+/// pass gives them their VIPs before any of their tasks is made.
+fn plan_vips(services: &[Service]) -> Plan {
+    let actions = services
+        .iter()
+        .filter(|s| ipam::vips_stale(s))
+        .map(|s| Action::SetVips {
+            service_id: s.id.clone(),
+        })
+        .collect();
+    Plan {
+        actions,
+        wake_at: None,
+    }
+}
+
 /// Applies a plan's actions on the latest state.
 fn commit(tx: &mut WriteTx<'_>, actions: &[Action]) -> Result<(), StoreError> {
+    // Loaded once, at the first action that allocates addresses.
+    let mut ipam: Option<Ipam> = None;
     for a in actions {
         match a {
-            Action::Create(t) => tx.create((**t).clone())?,
+            Action::Create(t) => {
+                let mut t = (**t).clone();
+                if t.spec.networks.as_ref().is_some_and(|n| !n.is_empty()) {
+                    let ipam = ipam.get_or_insert_with(|| Ipam::load(tx.committed()));
+                    match ipam.attach(&t) {
+                        Ok(networks) => t.networks = networks,
+                        Err(e) => reject_unallocated(&mut t, &e),
+                    }
+                }
+                tx.create(t)?
+            }
+            Action::SetVips { service_id } => {
+                if let Some(mut s) = tx.get::<Service>(service_id).filter(ipam::vips_stale) {
+                    let ipam = ipam.get_or_insert_with(|| Ipam::load(tx.committed()));
+                    ipam.set_vips(&mut s);
+                    tx.update(s)?;
+                }
+            }
             Action::SetDesired { task_id, state } => {
                 if let Some(mut t) = tx.get::<Task>(task_id).filter(|t| t.desired_state < *state) {
                     t.desired_state = *state;
