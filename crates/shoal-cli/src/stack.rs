@@ -109,6 +109,18 @@ async fn deploy(c: &Client, a: DeployArgs) -> Result<(), CliError> {
     }
     let stack = shoal_compose::convert(&a.name, &loaded.compose)
         .map_err(|e| CliError::msg(e.to_string()))?;
+    // Everything that can fail without the cluster fails before the first API call, so a bad
+    // file (or a missing `file:` of a secret or config) leaves nothing half-created.
+    let secret_data = stack
+        .secrets
+        .iter()
+        .map(|s| read_content(&s.file))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config_data = stack
+        .configs
+        .iter()
+        .map(|c| read_content(&c.file))
+        .collect::<Result<Vec<_>, _>>()?;
     let existing: Vec<Value> = c
         .get_json(&format!("/networks{}", label_filter(Some(&a.name))))
         .await?;
@@ -119,13 +131,13 @@ async fn deploy(c: &Client, a: DeployArgs) -> Result<(), CliError> {
         println!("Creating network {}", net.name);
         c.post_raw("/networks/create", net).await?;
     }
-    for s in &stack.secrets {
+    for (s, data) in stack.secrets.iter().zip(secret_data) {
         let name = s.spec.name.clone().unwrap_or_default();
-        upsert(c, "secrets", "secret", &name, json!(s.spec), &s.file).await?;
+        upsert(c, "secrets", "secret", &name, json!(s.spec), data).await?;
     }
-    for cf in &stack.configs {
+    for (cf, data) in stack.configs.iter().zip(config_data) {
         let name = cf.spec.name.clone().unwrap_or_default();
-        upsert(c, "configs", "config", &name, json!(cf.spec), &cf.file).await?;
+        upsert(c, "configs", "config", &name, json!(cf.spec), data).await?;
     }
     let current: Vec<Service> = c
         .get_json(&format!("/services{}", label_filter(Some(&a.name))))
@@ -221,7 +233,13 @@ async fn ps(c: &Client, stack: &str) -> Result<(), CliError> {
     crate::service::ps(c, args).await
 }
 
-/// Creates the secret or config from `file`, or updates it (a new version when the content
+/// The content of a secret's or config's `file:`.
+fn read_content(file: &str) -> Result<Vec<u8>, CliError> {
+    std::fs::read(file)
+        .map_err(|e| CliError::msg(format!("error reading content from \"{file}\": {e}")))
+}
+
+/// Creates the secret or config with `data`, or updates it (a new version when the content
 /// changed, beyond Swarm).
 async fn upsert(
     c: &Client,
@@ -229,10 +247,8 @@ async fn upsert(
     noun: &str,
     name: &str,
     mut spec: Value,
-    file: &str,
+    data: Vec<u8>,
 ) -> Result<(), CliError> {
-    let data = std::fs::read(file)
-        .map_err(|e| CliError::msg(format!("error reading content from \"{file}\": {e}")))?;
     spec["Data"] = json!(base64::engine::general_purpose::STANDARD.encode(data));
     match c
         .get_json::<Value>(&format!("/{path}/{}", path_escape(name)))

@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::origin::join;
 
 /// A template that could not be expanded. Its text is what docker/cli reports: the whole
 /// template for bad syntax, or `required variable X is missing a value: msg`.
@@ -101,27 +102,34 @@ pub fn interpolate(
     path: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), Error> {
+    interpolate_at(value, path, path, lookup)
+}
+
+/// [`interpolate`], tracking beside docker's path the one with list indices (`at`) that
+/// locates the value in its file.
+fn interpolate_at(
+    value: &mut Value,
+    path: &str,
+    at: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), Error> {
     match value {
         Value::String(s) if s.contains('$') => {
             *s = substitute(s, lookup).map_err(|e| Error::Interpolation {
                 path: path.to_string(),
                 template: e.template,
+                at: at.to_string(),
             })?;
         }
         Value::Array(items) => {
             let p = format!("{path}.[]");
-            for item in items {
-                interpolate(item, &p, lookup)?;
+            for (i, item) in items.iter_mut().enumerate() {
+                interpolate_at(item, &p, &join(at, &i.to_string()), lookup)?;
             }
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                interpolate(v, &p, lookup)?;
+                interpolate_at(v, &join(path, k), &join(at, k), lookup)?;
             }
         }
         _ => {}

@@ -4,7 +4,8 @@
 //! interpolation (`cli/compose/template`), merging several `-c` files, the warnings and errors
 //! `docker stack deploy` prints for unsupported, deprecated and forbidden keys, and the
 //! conversion of the result into Engine API specs (`cli/compose/convert`) with the
-//! `com.docker.stack.namespace` label.
+//! `com.docker.stack.namespace` label. Errors that point at a key name the file and line it
+//! came from (`docker-compose.yml:12: services.web.deploy.replicas: …`).
 //!
 //! It must not depend on IO or async: no tokio, no network, no Docker client. The only file
 //! access is the thin [`load`] function; everything else takes strings or values and returns
@@ -16,10 +17,13 @@ mod convert;
 mod error;
 mod interpolate;
 mod load;
+mod marked;
 mod merge;
 mod model;
 mod normalize;
+mod origin;
 mod syntax;
+mod typed;
 mod units;
 
 pub use convert::{
@@ -34,4 +38,5 @@ pub use model::{
     Port, ResourceSpec, Resources, RestartPolicy, Service, ServiceNetwork, ServiceVolume, Ulimit,
     UpdateConfig, Volume,
 };
+pub use origin::{FileLines, Origins};
 pub use units::{parse_bytes, parse_cpus, parse_duration, shell_split};

@@ -1,17 +1,21 @@
-//! Loading: YAML texts → checks (version, forbidden keys, top-level keys) → interpolation →
-//! normalisation → merge → typed [`Compose`], plus the warnings `docker stack deploy` prints.
+//! Loading: YAML texts (with the line of every key) → per-file checks (version, forbidden
+//! keys, top-level keys), interpolation, normalisation and type checks → merge → typed
+//! [`Compose`], plus the warnings `docker stack deploy` prints. Errors that name a key are
+//! located as `file:line:` in the file that key came from.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::interpolate::interpolate;
+use crate::marked;
 use crate::merge::merge_files;
 use crate::model::Compose;
 use crate::normalize::{self, DEPRECATED, FORBIDDEN, UNSUPPORTED};
+use crate::origin::{FileLines, Origins, join};
+use crate::typed::{check_types, typed};
 
 /// The version docker/cli assumes when a file has none (and for `"3"`).
 pub const DEFAULT_VERSION: &str = "3.13";
@@ -67,16 +71,21 @@ fn merge_env_files(
     dir: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), Error> {
-    for svc in compose.services.values_mut() {
+    for (name, svc) in compose.services.iter_mut() {
         // Later files override earlier ones; `environment` overrides them all.
         let mut from_files: BTreeMap<String, Option<String>> = BTreeMap::new();
         for file in &svc.env_file {
             let path = Path::new(dir).join(file);
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-            for (k, v) in crate::parse_env_file(&text)? {
+            // Located at the service's `env_file`, the key that names the file.
+            let bad = |e: &dyn std::fmt::Display| {
+                let e = Error::value(
+                    format!("services.{name}.env_file"),
+                    format!("{}: {e}", path.display()),
+                );
+                compose.origins.locate(e)
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| bad(&e))?;
+            for (k, v) in crate::parse_env_file(&text).map_err(|e| bad(&e))? {
                 let v = v.or_else(|| lookup(&k));
                 from_files.insert(k, v);
             }
@@ -103,15 +112,19 @@ fn fill_environment(compose: &mut Compose, lookup: &dyn Fn(&str) -> Option<Strin
 
 /// Parses one file's YAML into its top-level mapping (YAML 1.1 octals like `0440`, as go-yaml).
 pub fn parse_files(file: &ConfigFile) -> Result<Map<String, Value>, Error> {
-    let opts = serde_saphyr::options!(legacy_octal_numbers: true, strict_booleans: true);
-    let value: Value =
-        serde_saphyr::from_str_with_options(&file.content, opts).map_err(|e| Error::Yaml {
-            file: file.filename.clone(),
-            message: e.to_string(),
-        })?;
+    parse_file(file).map(|(m, _)| m)
+}
+
+/// Parses one file into its top-level mapping and the lines of its keys.
+fn parse_file(file: &ConfigFile) -> Result<(Map<String, Value>, FileLines), Error> {
+    let (value, lines) = marked::parse(&file.filename, &file.content)?;
     match value {
-        Value::Object(m) => Ok(m),
-        _ => Err(Error::invalid("top-level object must be a mapping")),
+        Value::Object(m) => Ok((m, lines)),
+        _ => Err(Error::At {
+            file: file.filename.clone(),
+            line: lines.line("").unwrap_or(1),
+            error: Box::new(Error::invalid("top-level object must be a mapping")),
+        }),
     }
 }
 
@@ -126,25 +139,75 @@ fn version_of(m: &Map<String, Value>) -> Result<String, Error> {
             .and_then(|m| m.parse::<u32>().ok())
             .is_some_and(|m| m <= 13);
     if !ok {
-        return Err(Error::invalid(format!(
-            "unsupported Compose file version: {v}"
-        )));
+        return Err(Error::value(
+            "version",
+            format!("unsupported Compose file version: {v}"),
+        ));
     }
     Ok(if v == "3" { DEFAULT_VERSION.into() } else { v })
 }
 
-fn service_keys(m: &Map<String, Value>) -> impl Iterator<Item = &String> {
+/// Each service's keys, with the service's path (`services.web`).
+fn service_keys(m: &Map<String, Value>) -> impl Iterator<Item = (String, &String)> {
     m.get("services")
         .and_then(Value::as_object)
         .into_iter()
-        .flat_map(|s| s.values())
-        .filter_map(Value::as_object)
-        .flat_map(|s| s.keys())
+        .flat_map(|s| s.iter())
+        .filter_map(|(name, s)| Some((format!("services.{name}"), s.as_object()?)))
+        .flat_map(|(path, s)| s.keys().map(move |k| (path.clone(), k)))
 }
 
 fn property_list(props: &BTreeMap<&str, &str>) -> String {
     let msgs: Vec<String> = props.iter().map(|(k, d)| format!("{k}: {d}")).collect();
     msgs.join("\n\n")
+}
+
+/// The warnings docker prints for unsupported and deprecated service keys of all files.
+fn warnings(raws: &[Map<String, Value>]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let unsupported: BTreeSet<&str> = raws
+        .iter()
+        .flat_map(service_keys)
+        .filter_map(|(_, k)| UNSUPPORTED.iter().find(|u| *u == k).copied())
+        .collect();
+    if !unsupported.is_empty() {
+        let list: Vec<&str> = unsupported.into_iter().collect();
+        warnings.push(format!(
+            "Ignoring unsupported options: {}\n\n",
+            list.join(", ")
+        ));
+    }
+    let deprecated: BTreeMap<&str, &str> = raws
+        .iter()
+        .flat_map(service_keys)
+        .filter_map(|(_, k)| DEPRECATED.iter().find(|(d, _)| d == k).copied())
+        .collect();
+    if !deprecated.is_empty() {
+        warnings.push(format!(
+            "Ignoring deprecated options:\n\n{}\n\n",
+            property_list(&deprecated)
+        ));
+    }
+    warnings
+}
+
+/// docker's error for forbidden service keys, located at the first one in the file.
+fn check_forbidden(raw: &Map<String, Value>, lines: &FileLines) -> Result<(), Error> {
+    let mut found: Vec<(String, &str, &str)> = service_keys(raw)
+        .filter_map(|(svc, k)| {
+            let (key, why) = FORBIDDEN.iter().find(|(f, _)| f == k)?;
+            Some((join(&svc, key), *key, *why))
+        })
+        .collect();
+    found.sort_by_key(|(path, ..)| lines.line(path));
+    let Some((at, ..)) = found.first() else {
+        return Ok(());
+    };
+    let list: BTreeMap<&str, &str> = found.iter().map(|(_, k, why)| (*k, *why)).collect();
+    Err(Error::Forbidden {
+        list: property_list(&list),
+        at: at.clone(),
+    })
 }
 
 /// Loads and merges the files (texts already read). `working_dir` anchors relative bind
@@ -157,61 +220,18 @@ pub fn load_files(
     if files.is_empty() {
         return Err(Error::invalid("No files specified"));
     }
-    let mut raws = Vec::new();
-    for f in files {
-        raws.push(parse_files(f)?);
-    }
-    let mut warnings = Vec::new();
-    let unsupported: BTreeSet<&str> = raws
+    let (raws, lines): (Vec<_>, Vec<_>) = files
         .iter()
-        .flat_map(service_keys)
-        .filter_map(|k| UNSUPPORTED.iter().find(|u| *u == k).copied())
-        .collect();
-    if !unsupported.is_empty() {
-        let list: Vec<&str> = unsupported.into_iter().collect();
-        warnings.push(format!(
-            "Ignoring unsupported options: {}\n\n",
-            list.join(", ")
-        ));
-    }
-    let deprecated: BTreeMap<&str, &str> = raws
-        .iter()
-        .flat_map(service_keys)
-        .filter_map(|k| DEPRECATED.iter().find(|(d, _)| d == k).copied())
-        .collect();
-    if !deprecated.is_empty() {
-        warnings.push(format!(
-            "Ignoring deprecated options:\n\n{}\n\n",
-            property_list(&deprecated)
-        ));
-    }
-
-    let version = version_of(&raws[0])?;
+        .map(parse_file)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
+    let warnings = warnings(&raws);
+    let version = version_of(&raws[0]).map_err(|e| lines[0].locate(e))?;
     let mut merged: Option<Map<String, Value>> = None;
-    for (file, mut raw) in files.iter().zip(raws) {
-        let v = version_of(&raw)?;
-        if v != version {
-            return Err(Error::invalid(format!(
-                "version mismatched between two composefiles : {version} and {v}"
-            )));
-        }
-        let forbidden: BTreeMap<&str, &str> = service_keys(&raw)
-            .filter_map(|k| FORBIDDEN.iter().find(|(f, _)| f == k).copied())
-            .collect();
-        if !forbidden.is_empty() {
-            return Err(Error::Forbidden(property_list(&forbidden)));
-        }
-        for section in SECTIONS {
-            if let Some(v) = raw.get_mut(section) {
-                interpolate(v, section, lookup)?;
-            }
-        }
-        normalize_file(&mut raw).map_err(|e| match e {
-            Error::Invalid(m) if files.len() > 1 => {
-                Error::invalid(format!("{}: {m}", file.filename))
-            }
-            e => e,
-        })?;
+    for (mut raw, lines) in raws.into_iter().zip(&lines) {
+        // Each file is checked on its own, so an error names the file its key is in.
+        prepare_file(&mut raw, lines, &version, lookup).map_err(|e| lines.locate(e))?;
         match merged.as_mut() {
             None => merged = Some(raw),
             Some(base) => merge_files(base, raw),
@@ -219,18 +239,45 @@ pub fn load_files(
     }
     let mut merged = merged.unwrap_or_default();
     merged.insert("version".into(), version.into());
-    let mut compose = typed(merged, working_dir, lookup)?;
+    let origins = Origins::new(lines);
+    let mut compose = typed(merged, working_dir, lookup).map_err(|e| origins.locate(e))?;
+    compose.origins = origins;
     fill_environment(&mut compose, lookup);
     Ok(Loaded { compose, warnings })
+}
+
+/// One file's checks, interpolation and normalisation, in docker/cli's order.
+fn prepare_file(
+    raw: &mut Map<String, Value>,
+    lines: &FileLines,
+    version: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), Error> {
+    let v = version_of(raw)?;
+    if v != version {
+        return Err(Error::value(
+            "version",
+            format!("version mismatched between two composefiles : {version} and {v}"),
+        ));
+    }
+    check_forbidden(raw, lines)?;
+    for section in SECTIONS {
+        if let Some(v) = raw.get_mut(section) {
+            interpolate(v, section, lookup)?;
+        }
+    }
+    normalize_file(raw)?;
+    check_types(raw)
 }
 
 fn normalize_file(raw: &mut Map<String, Value>) -> Result<(), Error> {
     if let Some(k) = raw.keys().find(|k| {
         !(k.starts_with("x-") || k.as_str() == "version" || SECTIONS.contains(&k.as_str()))
     }) {
-        return Err(Error::invalid(format!(
-            "(root) Additional property {k} is not allowed"
-        )));
+        return Err(Error::UnknownKey {
+            parent: String::new(),
+            key: k.clone(),
+        });
     }
     for section in SECTIONS {
         let entry = raw
@@ -240,7 +287,7 @@ fn normalize_file(raw: &mut Map<String, Value>) -> Result<(), Error> {
             *entry = Value::Object(Map::new());
         }
         let Value::Object(items) = entry else {
-            return Err(Error::invalid(format!("{section} must be a mapping")));
+            return Err(Error::value(section, "must be a mapping"));
         };
         for (name, v) in items.iter_mut() {
             match section {
@@ -250,77 +297,4 @@ fn normalize_file(raw: &mut Map<String, Value>) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-fn section<T: DeserializeOwned>(
-    m: &mut Map<String, Value>,
-    key: &str,
-) -> Result<BTreeMap<String, T>, Error> {
-    let Some(Value::Object(items)) = m.remove(key) else {
-        return Ok(BTreeMap::new());
-    };
-    items
-        .into_iter()
-        .map(|(name, v)| {
-            serde_json::from_value(v)
-                .map(|t| (name.clone(), t))
-                .map_err(|e| Error::invalid(format!("{key}.{name}: {e}")))
-        })
-        .collect()
-}
-
-fn abs_path(dir: &str, p: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
-    let p = match (p.strip_prefix('~'), lookup("HOME")) {
-        (Some(rest), Some(home)) => format!("{home}{rest}"),
-        _ => p.to_string(),
-    };
-    if Path::new(&p).is_absolute() {
-        p
-    } else {
-        let joined = Path::new(dir).join(p.trim_start_matches("./"));
-        let s = joined.display().to_string();
-        s.strip_suffix("/.").map(str::to_string).unwrap_or(s)
-    }
-}
-
-fn typed(
-    mut m: Map<String, Value>,
-    dir: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Compose, Error> {
-    let mut compose = Compose {
-        version: m
-            .remove("version")
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-        services: section(&mut m, "services")?,
-        networks: section(&mut m, "networks")?,
-        volumes: section(&mut m, "volumes")?,
-        secrets: section(&mut m, "secrets")?,
-        configs: section(&mut m, "configs")?,
-        extensions: BTreeMap::new(),
-    };
-    compose.extensions = m.into_iter().collect();
-    for svc in compose.services.values_mut() {
-        for v in svc.volumes.iter_mut().filter(|v| v.kind == "bind") {
-            match &v.source {
-                Some(s) => v.source = Some(abs_path(dir, s, lookup)),
-                None => {
-                    return Err(Error::invalid(
-                        "invalid mount config for type \"bind\": field Source must not be empty",
-                    ));
-                }
-            }
-        }
-    }
-    for obj in compose
-        .secrets
-        .values_mut()
-        .chain(compose.configs.values_mut())
-    {
-        if let Some(f) = obj.file.as_mut().filter(|_| !obj.external) {
-            *f = abs_path(dir, f, lookup);
-        }
-    }
-    Ok(compose)
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, de::Error as _};
 use serde_json::Value;
 
+use crate::origin::Origins;
 use crate::units;
 
 /// A whole (merged) compose file.
@@ -28,6 +29,9 @@ pub struct Compose {
     /// Top-level `x-*` keys, untouched.
     #[serde(skip)]
     pub extensions: BTreeMap<String, Value>,
+    /// The file and line each key came from, so that conversion errors can name them.
+    #[serde(skip)]
+    pub origins: Origins,
 }
 
 /// One service. Keys swarm ignores are dropped before this point (see `Loaded::warnings`).
@@ -309,43 +313,39 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-fn opt_with<'de, D, T>(
-    d: D,
-    what: &str,
-    f: impl Fn(&Value) -> Result<T, String>,
-) -> Result<Option<T>, D::Error>
+/// "expected …, got <value as JSON>": the message of a value of the wrong type.
+fn expected(what: &str, v: &Value) -> String {
+    format!("expected {what}, got {v}")
+}
+
+/// An optional value read from the JSON `f` accepts; `f`'s error is the whole message.
+fn opt_with<'de, D, T>(d: D, f: impl Fn(&Value) -> Result<T, String>) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
 {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => f(&v)
-            .map(Some)
-            .map_err(|e| D::Error::custom(format!("invalid {what} {v}: {e}"))),
+        Some(v) => f(&v).map(Some).map_err(D::Error::custom),
     }
 }
 
 fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    opt_with(d, "string", |v| {
-        scalar_text(v).ok_or_else(|| "expected a string".into())
-    })
+    opt_with(d, |v| scalar_text(v).ok_or_else(|| expected("a string", v)))
 }
 
 fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    opt_with(d, "integer", |v| match v {
-        Value::Number(n) => n
-            .as_u64()
-            .ok_or_else(|| "expected an unsigned integer".into()),
-        Value::String(s) => s.trim().parse().map_err(|_| "expected an integer".into()),
-        _ => Err("expected an integer".into()),
+    opt_with(d, |v| match v {
+        Value::Number(n) => n.as_u64().ok_or_else(|| expected("an unsigned integer", v)),
+        Value::String(s) => s.trim().parse().map_err(|_| expected("an integer", v)),
+        _ => Err(expected("an integer", v)),
     })
 }
 
 fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    opt_with(d, "number", |v| match v {
-        Value::Number(n) => n.as_f64().ok_or_else(|| "expected a number".into()),
-        Value::String(s) => s.trim().parse().map_err(|_| "expected a number".into()),
-        _ => Err("expected a number".into()),
+    opt_with(d, |v| match v {
+        Value::Number(n) => n.as_f64().ok_or_else(|| expected("a number", v)),
+        Value::String(s) => s.trim().parse().map_err(|_| expected("a number", v)),
+        _ => Err(expected("a number", v)),
     })
 }
 
@@ -355,14 +355,14 @@ fn parse_bool(v: &Value) -> Result<bool, String> {
         Value::String(s) => match s.to_ascii_lowercase().as_str() {
             "true" | "yes" | "y" | "on" => Ok(true),
             "false" | "no" | "n" | "off" => Ok(false),
-            _ => Err("expected a boolean".into()),
+            _ => Err(expected("a boolean", v)),
         },
-        _ => Err("expected a boolean".into()),
+        _ => Err(expected("a boolean", v)),
     }
 }
 
 fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    opt_with(d, "boolean", parse_bool)
+    opt_with(d, parse_bool)
 }
 
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -370,23 +370,23 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    opt_with(d, "duration", |v| match v {
+    opt_with(d, |v| match v {
         Value::String(s) => units::parse_duration(s),
-        _ => Err("expected a duration string like \"10s\"".into()),
+        _ => Err(expected("a duration string like \"10s\"", v)),
     })
 }
 
 fn opt_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    opt_with(d, "size", |v| match v {
-        Value::Number(n) => n.as_i64().ok_or_else(|| "expected bytes".into()),
+    opt_with(d, |v| match v {
+        Value::Number(n) => n.as_i64().ok_or_else(|| expected("a number of bytes", v)),
         Value::String(s) => units::parse_bytes(s),
-        _ => Err("expected a size like \"100M\"".into()),
+        _ => Err(expected("a size like \"100M\"", v)),
     })
 }
 
 fn opt_cpus<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    opt_with(d, "cpus", |v| {
-        units::parse_cpus(&scalar_text(v).ok_or("expected a number")?)
+    opt_with(d, |v| {
+        units::parse_cpus(&scalar_text(v).ok_or_else(|| expected("a number", v))?)
     })
 }
 

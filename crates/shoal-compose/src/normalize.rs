@@ -5,7 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::Error;
+use crate::model::Port;
 use crate::syntax::{parse_port, parse_volume};
+use crate::typed::check;
 use crate::units::shell_split;
 
 /// docker/cli `types.UnsupportedProperties`: warned about and ignored.
@@ -140,9 +142,7 @@ fn map_or_list(v: &Value, sep: char, allow_nil: bool, path: &str) -> Result<Valu
         }
         Value::Null => {}
         _ => {
-            return Err(Error::invalid(format!(
-                "{path} must be a mapping or a list"
-            )));
+            return Err(Error::value(path, "must be a mapping or a list"));
         }
     }
     Ok(Value::Object(out))
@@ -153,7 +153,7 @@ fn string_list(v: &Value, path: &str) -> Result<Value, Error> {
         Value::String(_) => Ok(json!([v])),
         Value::Array(items) => Ok(Value::Array(items.iter().map(stringify).collect())),
         Value::Null => Ok(json!([])),
-        _ => Err(Error::invalid(format!("{path} must be a string or a list"))),
+        _ => Err(Error::value(path, "must be a string or a list")),
     }
 }
 
@@ -167,14 +167,15 @@ fn strip_extensions(v: &mut Value) {
 pub fn service(name: &str, svc: &mut Value) -> Result<(), Error> {
     let path = format!("services.{name}");
     let Value::Object(m) = svc else {
-        return Err(Error::invalid(format!("{path} must be a mapping")));
+        return Err(Error::value(path, "must be a mapping"));
     };
     m.retain(|k, _| !k.starts_with("x-"));
     let known = |k: &str| MODELLED.contains(&k) || UNSUPPORTED.contains(&k) || IGNORED.contains(&k);
     if let Some(k) = m.keys().find(|k| !known(k)) {
-        return Err(Error::invalid(format!(
-            "{path} Additional property {k} is not allowed"
-        )));
+        return Err(Error::UnknownKey {
+            parent: path,
+            key: k.clone(),
+        });
     }
     m.retain(|k, _| {
         k == "restart"
@@ -188,7 +189,7 @@ pub fn service(name: &str, svc: &mut Value) -> Result<(), Error> {
         let new = match key.as_str() {
             "command" | "entrypoint" => match v {
                 Value::String(s) => {
-                    json!(shell_split(s).map_err(|e| Error::invalid(format!("{p}: {e}")))?)
+                    json!(shell_split(s).map_err(|e| Error::value(&p, e))?)
                 }
                 other => string_list(other, &p)?,
             },
@@ -219,7 +220,7 @@ pub fn service(name: &str, svc: &mut Value) -> Result<(), Error> {
             "logging" => {
                 let mut l = v.clone();
                 if let Some(o) = l.get_mut("options") {
-                    *o = map_or_list(o, '=', false, &p)?;
+                    *o = map_or_list(o, '=', false, &format!("{p}.options"))?;
                 }
                 l
             }
@@ -230,51 +231,61 @@ pub fn service(name: &str, svc: &mut Value) -> Result<(), Error> {
     Ok(())
 }
 
+/// The items of the list at `p`, with their paths (`p.0`, `p.1`, …).
+fn items<'a>(v: &'a Value, p: &str) -> Result<impl Iterator<Item = (String, &'a Value)>, Error> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| Error::value(p, "must be a list"))?;
+    Ok(items
+        .iter()
+        .enumerate()
+        .map(move |(i, item)| (format!("{p}.{i}"), item)))
+}
+
 fn ports(v: &Value, p: &str) -> Result<Value, Error> {
     let mut out = Vec::new();
-    for item in v
-        .as_array()
-        .ok_or_else(|| Error::invalid(format!("{p} must be a list")))?
-    {
+    for (ip, item) in items(v, p)? {
         match item {
-            Value::Number(n) => out.extend(parse_port(&n.to_string())?),
-            Value::String(s) => out.extend(parse_port(s)?),
+            Value::Number(n) => out.extend(parse_port(&n.to_string()).map_err(|e| e.under(&ip))?),
+            Value::String(s) => out.extend(parse_port(s).map_err(|e| e.under(&ip))?),
             Value::Object(_) => {
                 let mut item = item.clone();
                 strip_extensions(&mut item);
+                // Checked here: a short range before it expands to several items, so the
+                // merged list's indices are not the file's.
+                check::<Port>(&ip, &item)?;
                 out.push(item);
             }
-            _ => return Err(Error::invalid(format!("invalid type for port in {p}"))),
+            _ => return Err(Error::value(ip, "must be a string, a number or a mapping")),
         }
     }
     Ok(Value::Array(out))
 }
 
 fn volumes(v: &Value, p: &str) -> Result<Value, Error> {
-    let items = v
-        .as_array()
-        .ok_or_else(|| Error::invalid(format!("{p} must be a list")))?;
-    items
-        .iter()
-        .map(|item| match item {
-            Value::String(s) => parse_volume(s),
-            Value::Object(_) => Ok(item.clone()),
-            _ => Err(Error::invalid(format!(
-                "invalid type for service volume in {p}"
-            ))),
+    items(v, p)?
+        .map(|(ip, item)| match item {
+            Value::String(s) => parse_volume(s).map_err(|e| e.under(&ip)),
+            Value::Object(m) => {
+                let no_source = m.get("source").is_none_or(Value::is_null);
+                if m.get("type") == Some(&json!("bind")) && no_source {
+                    return Err(Error::value(
+                        ip,
+                        "invalid mount config for type \"bind\": field Source must not be empty",
+                    ));
+                }
+                Ok(item.clone())
+            }
+            _ => Err(Error::value(ip, "must be a string or a mapping")),
         })
         .collect::<Result<_, _>>()
         .map(Value::Array)
 }
 
 fn file_refs(v: &Value, p: &str) -> Result<Value, Error> {
-    let items = v
-        .as_array()
-        .ok_or_else(|| Error::invalid(format!("{p} must be a list")))?;
     Ok(Value::Array(
-        items
-            .iter()
-            .map(|i| match i {
+        items(v, p)?
+            .map(|(_, i)| match i {
                 Value::String(s) => json!({ "source": s }),
                 other => other.clone(),
             })
@@ -292,15 +303,15 @@ fn networks(v: &Value, p: &str) -> Result<Value, Error> {
         )),
         Value::Object(m) => {
             let mut out = m.clone();
-            for (_, n) in out.iter_mut() {
+            for (name, n) in out.iter_mut() {
                 strip_extensions(n);
                 if let Some(o) = n.get_mut("driver_opts") {
-                    *o = map_or_list(o, '=', false, p)?;
+                    *o = map_or_list(o, '=', false, &format!("{p}.{name}.driver_opts"))?;
                 }
             }
             Ok(Value::Object(out))
         }
-        _ => Err(Error::invalid(format!("{p} must be a list or a mapping"))),
+        _ => Err(Error::value(p, "must be a list or a mapping")),
     }
 }
 
@@ -323,7 +334,7 @@ fn depends_on(v: &Value, p: &str) -> Result<Value, Error> {
                 })
                 .collect(),
         )),
-        _ => Err(Error::invalid(format!("{p} must be a list or a mapping"))),
+        _ => Err(Error::value(p, "must be a list or a mapping")),
     }
 }
 
@@ -365,12 +376,13 @@ pub fn top_object(kind: &str, name: &str, v: &mut Value) -> Result<(), Error> {
         *v = json!({});
     }
     strip_extensions(v);
+    let path = format!("{kind}s.{name}");
     let Value::Object(m) = v else {
-        return Err(Error::invalid(format!("{kind}s.{name} must be a mapping")));
+        return Err(Error::value(path, "must be a mapping"));
     };
     for key in ["labels", "driver_opts"] {
         if let Some(l) = m.get_mut(key) {
-            *l = map_or_list(l, '=', false, &format!("{kind}s.{name}.{key}"))?;
+            *l = map_or_list(l, '=', false, &format!("{path}.{key}"))?;
         }
     }
     if let Some(Value::Object(ext)) = m.get("external").cloned() {
@@ -378,9 +390,10 @@ pub fn top_object(kind: &str, name: &str, v: &mut Value) -> Result<(), Error> {
         m.insert("external".into(), true.into());
         if let Some(n) = ext_name.filter(|n| !n.is_null()) {
             if m.contains_key("name") {
-                return Err(Error::invalid(format!(
-                    "{kind} {name}: {kind}.external.name and {kind}.name conflict; only use {kind}.name"
-                )));
+                return Err(Error::value(
+                    format!("{path}.external.name"),
+                    format!("{kind}.external.name and {kind}.name conflict; only use {kind}.name"),
+                ));
             }
             m.insert("name".into(), n);
         }
@@ -390,9 +403,12 @@ pub fn top_object(kind: &str, name: &str, v: &mut Value) -> Result<(), Error> {
             if m.get(key)
                 .is_some_and(|v| v.as_object().is_none_or(|o| !o.is_empty()))
             {
-                return Err(Error::invalid(format!(
-                    "conflicting parameters \"external\" and {key:?} specified for volume {name:?}"
-                )));
+                return Err(Error::value(
+                    format!("{path}.{key}"),
+                    format!(
+                        "conflicting parameters \"external\" and {key:?} specified for volume {name:?}"
+                    ),
+                ));
             }
         }
     }

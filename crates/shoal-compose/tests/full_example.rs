@@ -141,19 +141,26 @@ fn converts_like_docker() {
     let mut c = loaded().compose;
     // docker too rejects these two references: neither is declared at the top level.
     let err = convert("app", &c).unwrap_err().to_string();
-    assert_eq!(err, "undefined network \"other-other-network\"");
+    assert_eq!(
+        err,
+        in_dir(
+            "/full-example.yml:216: services.foo.networks: undefined network \"other-other-network\""
+        )
+    );
     let foo = c.services.get_mut("foo").unwrap();
     foo.networks.remove("other-other-network");
     // secret4/config4 have neither `file:` nor `external:`: nothing to create them from.
     assert_eq!(
         convert("app", &c).unwrap_err().to_string(),
-        "secret secret4: only `file:` and `external:` are supported"
+        in_dir(
+            "/full-example.yml:444: secrets.secret4: only `file:` and `external:` are supported"
+        )
     );
     c.secrets.remove("secret4");
     c.configs.remove("config4");
     assert_eq!(
         convert("app", &c).unwrap_err().to_string(),
-        "undefined volume \"datavolume\""
+        in_dir("/full-example.yml:285: services.foo.volumes: undefined volume \"datavolume\"")
     );
     let foo = c.services.get_mut("foo").unwrap();
     foo.volumes

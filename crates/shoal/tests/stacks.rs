@@ -429,3 +429,89 @@ fn shoal_stack_deploy_fails_when_a_service_healthy_dependency_stays_unhealthy() 
         "{stdout}"
     );
 }
+
+/// A stack with a network, a secret and a config, and a type error in its last service: were
+/// the file checked late, those three would be created before the error.
+const BAD_COMPOSE: &str = "\
+version: \"3.8\"
+services:
+  web:
+    image: busybox
+    command: [\"sleep\", \"600\"]
+    networks: [front]
+    secrets: [db_pass]
+    configs: [appconf]
+  api:
+    image: busybox
+    deploy:
+      replicas: three
+networks:
+  front: {}
+configs:
+  appconf:
+    file: ./app.conf
+secrets:
+  db_pass:
+    file: ./db_pass.txt
+";
+
+/// The names of what `GET path` lists that belong to the stack `stack` (by name or label).
+fn stack_objects(d: &Daemon, path: &str, stack: &str) -> Vec<String> {
+    let list = d.http("GET", path, None).json();
+    let items = list.as_array().unwrap_or_else(|| panic!("{path}: {list}"));
+    items
+        .iter()
+        .filter_map(|o| {
+            let spec = if o["Spec"].is_object() { &o["Spec"] } else { o };
+            let name = spec["Name"].as_str().unwrap_or_default();
+            let labelled = spec["Labels"]["com.docker.stack.namespace"] == stack;
+            (labelled || name.starts_with(&format!("{stack}_"))).then(|| name.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn shoal_stack_deploy_of_a_bad_file_names_its_line_and_creates_nothing() {
+    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("docker-compose.yml");
+    std::fs::write(&file, BAD_COMPOSE).unwrap();
+    std::fs::write(dir.path().join("app.conf"), "conf").unwrap();
+    std::fs::write(dir.path().join("db_pass.txt"), "s3cret").unwrap();
+    let f = file.to_str().unwrap();
+    let nothing_made = |d: &Daemon| {
+        for path in ["/services", "/networks", "/secrets", "/configs"] {
+            let found = stack_objects(d, path, "bad");
+            assert!(found.is_empty(), "{path} has {found:?}");
+        }
+    };
+
+    let out = d.shoal(&["stack", "deploy", "-c", f, "bad"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        stderr.contains(
+            "docker-compose.yml:12: services.api.deploy.replicas: expected an integer, got \"three\""
+        ),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "{out:?}");
+    nothing_made(&d);
+
+    // A secret's missing `file:` is found before anything is created too.
+    std::fs::write(&file, BAD_COMPOSE.replace("three", "1")).unwrap();
+    std::fs::remove_file(dir.path().join("db_pass.txt")).unwrap();
+    let out = d.shoal(&["stack", "deploy", "-c", f, "bad"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{out:?}");
+    assert!(stderr.contains("error reading content from"), "{stderr}");
+    nothing_made(&d);
+
+    // Fixed, the same file deploys, and the check above sees what a deploy makes.
+    std::fs::write(dir.path().join("db_pass.txt"), "s3cret").unwrap();
+    success(d.shoal(&["stack", "deploy", "-c", f, "bad"]));
+    for path in ["/services", "/networks", "/secrets", "/configs"] {
+        assert!(!stack_objects(&d, path, "bad").is_empty(), "{path}");
+    }
+}

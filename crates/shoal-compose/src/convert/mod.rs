@@ -73,8 +73,32 @@ pub(crate) fn stack_labels(ns: &str, labels: &BTreeMap<String, String>) -> HashM
     out
 }
 
-/// Converts a loaded compose model for the stack `namespace`.
+/// Converts a loaded compose model for the stack `namespace`. Errors that name a key are
+/// located in the file it came from (`file:line: …`).
 pub fn convert(namespace: &str, compose: &Compose) -> Result<Stack, Error> {
+    convert_stack(namespace, compose).map_err(|e| compose.origins.locate(e))
+}
+
+/// A service's reference to a network the file does not declare (`default` needs none).
+fn check_networks(compose: &Compose) -> Result<(), Error> {
+    for (svc, s) in &compose.services {
+        if let Some(net) = s
+            .networks
+            .keys()
+            .find(|n| *n != "default" && !compose.networks.contains_key(*n))
+        {
+            return Err(Error::Undefined {
+                path: format!("services.{svc}.networks"),
+                kind: "network",
+                name: net.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn convert_stack(namespace: &str, compose: &Compose) -> Result<Stack, Error> {
+    check_networks(compose)?;
     let mut stack = Stack {
         namespace: namespace.into(),
         ..Stack::default()
@@ -89,9 +113,6 @@ pub fn convert(namespace: &str, compose: &Compose) -> Result<Stack, Error> {
     for name in &used {
         let net = compose.networks.get(name);
         match net {
-            None if name != "default" => {
-                return Err(Error::invalid(format!("undefined network {name:?}")));
-            }
             Some(n) if n.external => stack
                 .external_networks
                 .push(n.name.clone().unwrap_or_else(|| name.clone())),
@@ -192,9 +213,10 @@ fn file_object(
         return Ok(Err(obj.name.clone().unwrap_or_else(|| name.into())));
     }
     let file = obj.file.clone().ok_or_else(|| {
-        Error::invalid(format!(
-            "{kind} {name}: only `file:` and `external:` are supported"
-        ))
+        Error::value(
+            format!("{kind}s.{name}"),
+            "only `file:` and `external:` are supported",
+        )
     })?;
     let spec_name = obj.name.clone().unwrap_or_else(|| scope(ns, name));
     Ok(Ok((spec_name, stack_labels(ns, &obj.labels), file)))
@@ -223,9 +245,10 @@ fn dependency_order(compose: &Compose) -> Result<Vec<String>, Error> {
                 .keys()
                 .filter(|n| !done.contains(*n))
                 .collect();
-            return Err(Error::invalid(format!(
-                "dependency cycle between services {rest:?}"
-            )));
+            return Err(Error::value(
+                format!("services.{}.depends_on", rest[0]),
+                format!("dependency cycle between services {rest:?}"),
+            ));
         }
         done.extend(ready.iter().cloned());
         order.extend(ready);

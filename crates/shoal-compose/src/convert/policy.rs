@@ -1,10 +1,10 @@
-//! The task-level policies of a service: health check, resources, restart and update
-//! configs (docker/cli `convertHealthcheck`, `convertResources`, `convertRestartPolicy`,
-//! `convertUpdateConfig`).
+//! The task-level policies of a service: health check, resources, restart, update and
+//! rollback configs (docker/cli `convertHealthcheck`, `convertResources`,
+//! `convertRestartPolicy`, `convertUpdateConfig`).
 
 use bollard_stubs::models::{
     GenericResourcesInner, GenericResourcesInnerDiscreteResourceSpec, HealthConfig, Limit,
-    ResourceObject,
+    ResourceObject, ServiceSpecRollbackConfig,
 };
 use shoal_types::service::{ServiceSpecUpdateConfig, TaskSpecResources, TaskSpecRestartPolicy};
 
@@ -12,13 +12,14 @@ use super::service::{enum_of, none_if_empty};
 use crate::error::Error;
 use crate::model::{ResourceSpec, Service, UpdateConfig};
 
-pub(super) fn healthcheck(svc: &Service) -> Result<Option<HealthConfig>, Error> {
+pub(super) fn healthcheck(p: &str, svc: &Service) -> Result<Option<HealthConfig>, Error> {
     let Some(h) = &svc.healthcheck else {
         return Ok(None);
     };
     if h.disable {
         if h.test.as_ref().is_some_and(|t| !t.is_empty()) {
-            return Err(Error::invalid(
+            return Err(Error::value(
+                format!("{p}.healthcheck"),
                 "test and disable can't be set at the same time",
             ));
         }
@@ -72,26 +73,32 @@ pub(super) fn resources(svc: &Service) -> Option<TaskSpecResources> {
     })
 }
 
-/// `deploy.restart_policy`, else `restart:` (docker/cli `convertRestartPolicy`).
-pub(super) fn restart_policy(svc: &Service) -> Result<Option<TaskSpecRestartPolicy>, Error> {
-    if let Some(p) = &svc.deploy.restart_policy {
+/// `deploy.restart_policy`, else `restart:` (docker/cli `convertRestartPolicy`); `p` is the
+/// service's path.
+pub(super) fn restart_policy(
+    p: &str,
+    svc: &Service,
+) -> Result<Option<TaskSpecRestartPolicy>, Error> {
+    if let Some(r) = &svc.deploy.restart_policy {
+        let at = format!("{p}.deploy.restart_policy.condition");
         return Ok(Some(TaskSpecRestartPolicy {
-            condition: p
+            condition: r
                 .condition
                 .as_deref()
-                .map(|c| enum_of("restart condition", c))
+                .map(|c| enum_of(&at, c))
                 .transpose()?,
-            delay: p.delay,
-            max_attempts: p.max_attempts.map(|m| m as i64),
-            window: p.window,
+            delay: r.delay,
+            max_attempts: r.max_attempts.map(|m| m as i64),
+            window: r.window,
         }));
     }
     let Some(restart) = svc.restart.as_deref() else {
         return Ok(None);
     };
     let (policy, count) = restart.split_once(':').unwrap_or((restart, ""));
+    let at = format!("{p}.restart");
     let cond = |c: &str, max: Option<i64>| TaskSpecRestartPolicy {
-        condition: enum_of("restart condition", c).ok(),
+        condition: enum_of(&at, c).ok(),
         max_attempts: max,
         ..Default::default()
     };
@@ -104,29 +111,58 @@ pub(super) fn restart_policy(svc: &Service) -> Result<Option<TaskSpecRestartPoli
             } else {
                 count
                     .parse()
-                    .map_err(|_| Error::invalid(format!("invalid restart policy: {restart}")))?
+                    .map_err(|_| Error::value(&at, format!("invalid restart policy: {restart}")))?
             };
             Ok(Some(cond("on-failure", Some(n))))
         }
-        _ => Err(Error::invalid(format!("unknown restart policy: {restart}"))),
+        _ => Err(Error::value(
+            &at,
+            format!("unknown restart policy: {restart}"),
+        )),
     }
 }
 
-pub(super) fn update_config(u: &UpdateConfig) -> Result<ServiceSpecUpdateConfig, Error> {
+/// `update_config` or `rollback_config`, found at `p`.
+pub(super) fn update_config(p: &str, u: &UpdateConfig) -> Result<ServiceSpecUpdateConfig, Error> {
     Ok(ServiceSpecUpdateConfig {
         parallelism: Some(u.parallelism.unwrap_or(1) as i64),
         delay: u.delay,
         failure_action: u
             .failure_action
             .as_deref()
-            .map(|a| enum_of("failure_action", a))
+            .map(|a| enum_of(&format!("{p}.failure_action"), a))
             .transpose()?,
         monitor: u.monitor,
         max_failure_ratio: u.max_failure_ratio,
         order: u
             .order
             .as_deref()
-            .map(|o| enum_of("order", o))
+            .map(|o| enum_of(&format!("{p}.order"), o))
+            .transpose()?,
+    })
+}
+
+/// `rollback_config`, found at `p`: an update config whose failure action and order are the
+/// rollback's own enums.
+pub(super) fn rollback_config(
+    p: &str,
+    r: &UpdateConfig,
+) -> Result<ServiceSpecRollbackConfig, Error> {
+    let u = update_config(p, r)?;
+    Ok(ServiceSpecRollbackConfig {
+        parallelism: u.parallelism,
+        delay: u.delay,
+        failure_action: r
+            .failure_action
+            .as_deref()
+            .map(|a| enum_of(&format!("{p}.failure_action"), a))
+            .transpose()?,
+        monitor: u.monitor,
+        max_failure_ratio: u.max_failure_ratio,
+        order: r
+            .order
+            .as_deref()
+            .map(|o| enum_of(&format!("{p}.order"), o))
             .transpose()?,
     })
 }

@@ -4,10 +4,9 @@ use std::collections::HashMap;
 
 use bollard_stubs::models::{
     MountTmpfsOptions, MountVolumeOptions, MountVolumeOptionsDriverConfig, NetworkAttachmentConfig,
-    ResourcesUlimits, ServiceSpecRollbackConfig, TaskSpecContainerSpecConfigs,
-    TaskSpecContainerSpecDnsConfig, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
-    TaskSpecContainerSpecSecrets, TaskSpecLogDriver, TaskSpecPlacementPreferences,
-    TaskSpecPlacementSpread,
+    ResourcesUlimits, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecDnsConfig,
+    TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets,
+    TaskSpecLogDriver, TaskSpecPlacementPreferences, TaskSpecPlacementSpread,
 };
 use serde::de::DeserializeOwned;
 use shoal_types::service::{
@@ -16,15 +15,15 @@ use shoal_types::service::{
     TaskSpecPlacement,
 };
 
-use super::policy::{healthcheck, resources, restart_policy, update_config};
+use super::policy::{healthcheck, resources, restart_policy, rollback_config, update_config};
 use super::{STACK_IMAGE_LABEL, scope, stack_labels};
 use crate::error::Error;
 use crate::model::{Compose, FileRef, Service};
 
-/// An Engine API enum from its JSON spelling.
-pub(super) fn enum_of<T: DeserializeOwned>(what: &str, s: &str) -> Result<T, Error> {
+/// An Engine API enum from its JSON spelling, found at the key `path`.
+pub(super) fn enum_of<T: DeserializeOwned>(path: &str, s: &str) -> Result<T, Error> {
     serde_json::from_value(serde_json::Value::String(s.into()))
-        .map_err(|_| Error::invalid(format!("invalid {what}: {s:?}")))
+        .map_err(|_| Error::value(path, format!("invalid value {s:?}")))
 }
 
 pub(super) fn none_if_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
@@ -37,11 +36,12 @@ pub(super) fn convert_service(
     svc: &Service,
     compose: &Compose,
 ) -> Result<ServiceSpec, Error> {
-    let image = svc.image.clone().filter(|i| !i.is_empty()).ok_or_else(|| {
-        Error::invalid(format!(
-            "invalid image reference for service {name}: no image specified"
-        ))
-    })?;
+    let p = format!("services.{name}");
+    let image = svc
+        .image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| Error::value(&p, "no image specified"))?;
     let mut labels = stack_labels(ns, &svc.deploy.labels);
     labels.insert(STACK_IMAGE_LABEL.into(), image.clone());
     let mut env: Vec<String> = svc
@@ -65,10 +65,10 @@ pub(super) fn convert_service(
         tty: svc.tty.then_some(true),
         open_stdin: svc.stdin_open.then_some(true),
         read_only: svc.read_only.then_some(true),
-        mounts: none_if_empty(mounts(ns, svc, compose)?),
+        mounts: none_if_empty(mounts(ns, &p, svc, compose)?),
         stop_signal: svc.stop_signal.clone(),
         stop_grace_period: svc.stop_grace_period,
-        health_check: healthcheck(svc)?,
+        health_check: healthcheck(&p, svc)?,
         hosts: none_if_empty(svc.extra_hosts.iter().map(|h| host_entry(h)).collect()),
         dns_config: (!svc.dns.is_empty() || !svc.dns_search.is_empty()).then(|| {
             TaskSpecContainerSpecDnsConfig {
@@ -77,8 +77,8 @@ pub(super) fn convert_service(
                 options: None,
             }
         }),
-        secrets: none_if_empty(secrets(ns, svc, compose)?),
-        configs: none_if_empty(configs(ns, svc, compose)?),
+        secrets: none_if_empty(secrets(ns, &p, svc, compose)?),
+        configs: none_if_empty(configs(ns, &p, svc, compose)?),
         init: svc.init,
         sysctls: (!svc.sysctls.is_empty()).then(|| svc.sysctls.clone().into_iter().collect()),
         capability_add: none_if_empty(svc.cap_add.clone()),
@@ -96,7 +96,7 @@ pub(super) fn convert_service(
         isolation: svc
             .isolation
             .as_deref()
-            .map(|i| enum_of("isolation", i))
+            .map(|i| enum_of(&format!("{p}.isolation"), i))
             .transpose()?,
         ..Default::default()
     };
@@ -104,7 +104,7 @@ pub(super) fn convert_service(
     let task = TaskSpec {
         container_spec: Some(container),
         resources: resources(svc),
-        restart_policy: restart_policy(svc)?,
+        restart_policy: restart_policy(&p, svc)?,
         placement: Some(TaskSpecPlacement {
             constraints: none_if_empty(placement.constraints.clone()),
             preferences: none_if_empty(
@@ -132,41 +132,23 @@ pub(super) fn convert_service(
         .deploy
         .update_config
         .as_ref()
-        .map(update_config)
+        .map(|u| update_config(&format!("{p}.deploy.update_config"), u))
         .transpose()?;
     let rollback = svc
         .deploy
         .rollback_config
         .as_ref()
-        .map(|r| -> Result<ServiceSpecRollbackConfig, Error> {
-            let u = update_config(r)?;
-            Ok(ServiceSpecRollbackConfig {
-                parallelism: u.parallelism,
-                delay: u.delay,
-                failure_action: r
-                    .failure_action
-                    .as_deref()
-                    .map(|a| enum_of("failure_action", a))
-                    .transpose()?,
-                monitor: u.monitor,
-                max_failure_ratio: u.max_failure_ratio,
-                order: r
-                    .order
-                    .as_deref()
-                    .map(|o| enum_of("order", o))
-                    .transpose()?,
-            })
-        })
+        .map(|r| rollback_config(&format!("{p}.deploy.rollback_config"), r))
         .transpose()?;
     Ok(ServiceSpec {
         name: Some(scope(ns, name)),
         labels: Some(labels),
         task_template: Some(task),
-        mode: Some(mode(svc)?),
+        mode: Some(mode(&p, svc)?),
         update_config: update,
         rollback_config: rollback,
         networks: None,
-        endpoint_spec: Some(endpoint(svc)?),
+        endpoint_spec: Some(endpoint(&p, svc)?),
     })
 }
 
@@ -179,12 +161,13 @@ fn host_entry(h: &str) -> String {
     }
 }
 
-fn mode(svc: &Service) -> Result<ServiceSpecMode, Error> {
+fn mode(p: &str, svc: &Service) -> Result<ServiceSpecMode, Error> {
     let replicas = svc.deploy.replicas.map(|r| r as i64);
     let m = svc.deploy.mode.as_deref().unwrap_or("replicated");
     if replicas.is_some() && !matches!(m, "replicated" | "replicated-job") {
-        return Err(Error::invalid(
-            "replicas can only be used with replicated or replicated-job mode",
+        return Err(Error::value(
+            format!("{p}.deploy.replicas"),
+            "can only be used with replicated or replicated-job mode",
         ));
     }
     Ok(match m {
@@ -207,11 +190,19 @@ fn mode(svc: &Service) -> Result<ServiceSpecMode, Error> {
             }),
             ..Default::default()
         },
-        other => return Err(Error::invalid(format!("Unknown mode: {other}"))),
+        other => {
+            return Err(Error::value(
+                format!("{p}.deploy.mode"),
+                format!("Unknown mode: {other}"),
+            ));
+        }
     })
 }
 
-fn endpoint(svc: &Service) -> Result<EndpointSpec, Error> {
+/// Ports and endpoint mode. Port errors name the list, not an item: merged and expanded
+/// lists do not keep the files' indices.
+fn endpoint(p: &str, svc: &Service) -> Result<EndpointSpec, Error> {
+    let ports_path = format!("{p}.ports");
     let mut ports = svc
         .ports
         .iter()
@@ -221,14 +212,14 @@ fn endpoint(svc: &Service) -> Result<EndpointSpec, Error> {
                 protocol: p
                     .protocol
                     .as_deref()
-                    .map(|x| enum_of("protocol", x))
+                    .map(|x| enum_of(&ports_path, x))
                     .transpose()?,
                 target_port: p.target.map(|t| t as i64),
                 published_port: p.published.map(|t| t as i64),
                 publish_mode: p
                     .mode
                     .as_deref()
-                    .map(|x| enum_of("port mode", x))
+                    .map(|x| enum_of(&ports_path, x))
                     .transpose()?,
             })
         })
@@ -239,7 +230,7 @@ fn endpoint(svc: &Service) -> Result<EndpointSpec, Error> {
             .deploy
             .endpoint_mode
             .as_deref()
-            .map(|m| enum_of("endpoint_mode", m))
+            .map(|m| enum_of(&format!("{p}.deploy.endpoint_mode"), m))
             .transpose()?,
         ports: none_if_empty(ports),
     })
@@ -284,15 +275,19 @@ fn networks(
     out
 }
 
+/// A secret or config reference of the service; `p` is the service's path.
 fn file_ref(
     ns: &str,
+    p: &str,
     r: &FileRef,
     objs: &std::collections::BTreeMap<String, crate::model::FileObject>,
-    kind: &str,
+    kind: &'static str,
 ) -> Result<(String, TaskSpecContainerSpecFile), Error> {
-    let obj = objs
-        .get(&r.source)
-        .ok_or_else(|| Error::invalid(format!("undefined {kind} {:?}", r.source)))?;
+    let obj = objs.get(&r.source).ok_or_else(|| Error::Undefined {
+        path: format!("{p}.{kind}s"),
+        kind,
+        name: r.source.clone(),
+    })?;
     let name = obj.name.clone().unwrap_or_else(|| {
         if obj.external {
             r.source.clone()
@@ -313,6 +308,7 @@ fn file_ref(
 
 fn secrets(
     ns: &str,
+    p: &str,
     svc: &Service,
     c: &Compose,
 ) -> Result<Vec<TaskSpecContainerSpecSecrets>, Error> {
@@ -320,7 +316,7 @@ fn secrets(
         .secrets
         .iter()
         .map(|r| {
-            let (name, file) = file_ref(ns, r, &c.secrets, "secret")?;
+            let (name, file) = file_ref(ns, p, r, &c.secrets, "secret")?;
             Ok(TaskSpecContainerSpecSecrets {
                 file: Some(file),
                 secret_id: None,
@@ -334,6 +330,7 @@ fn secrets(
 
 fn configs(
     ns: &str,
+    p: &str,
     svc: &Service,
     c: &Compose,
 ) -> Result<Vec<TaskSpecContainerSpecConfigs>, Error> {
@@ -341,7 +338,7 @@ fn configs(
         .configs
         .iter()
         .map(|r| {
-            let (name, f) = file_ref(ns, r, &c.configs, "config")?;
+            let (name, f) = file_ref(ns, p, r, &c.configs, "config")?;
             let file = TaskSpecContainerSpecFile1 {
                 name: f.name,
                 uid: f.uid,
@@ -360,23 +357,27 @@ fn configs(
     Ok(out)
 }
 
-fn mounts(ns: &str, svc: &Service, c: &Compose) -> Result<Vec<Mount>, Error> {
+/// The service's mounts. Errors name the `volumes` list, not an item: merged lists are
+/// sorted by target, so their indices are not the files'.
+fn mounts(ns: &str, p: &str, svc: &Service, c: &Compose) -> Result<Vec<Mount>, Error> {
+    let path = format!("{p}.volumes");
     svc.volumes
         .iter()
         .map(|v| {
             let mut m = Mount {
                 target: Some(v.target.clone()),
-                typ: Some(enum_of("volume type", &v.kind)?),
+                typ: Some(enum_of(&path, &v.kind)?),
                 read_only: v.read_only.then_some(true),
                 consistency: v.consistency.clone(),
                 ..Default::default()
             };
             match (v.kind.as_str(), &v.source) {
                 ("volume", Some(src)) => {
-                    let top = c
-                        .volumes
-                        .get(src)
-                        .ok_or_else(|| Error::invalid(format!("undefined volume {src:?}")))?;
+                    let top = c.volumes.get(src).ok_or_else(|| Error::Undefined {
+                        path: path.clone(),
+                        kind: "volume",
+                        name: src.clone(),
+                    })?;
                     let external = top.external;
                     m.source = Some(top.name.clone().unwrap_or_else(|| {
                         if external {
@@ -409,7 +410,7 @@ fn mounts(ns: &str, svc: &Service, c: &Compose) -> Result<Vec<Mount>, Error> {
                     let size_bytes = match size {
                         Some(serde_json::Value::Number(n)) => n.as_i64(),
                         Some(serde_json::Value::String(s)) => {
-                            Some(crate::units::parse_bytes(s).map_err(Error::invalid)?)
+                            Some(crate::units::parse_bytes(s).map_err(|e| Error::value(&path, e))?)
                         }
                         _ => None,
                     };
