@@ -310,4 +310,20 @@ fn remove_containers_of(data_dir: &Path) {
             .args(&ids)
             .output();
     }
+    // And the bridge networks it made for its overlays (their subnets would clash with the
+    // next test's).
+    let Ok(out) = Command::new("docker")
+        .env_remove("DOCKER_HOST")
+        .args(["network", "ls", "-q", "--filter"])
+        .arg(format!("label=com.docker.swarm.node.id={node}"))
+        .output()
+    else {
+        return;
+    };
+    for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let _ = Command::new("docker")
+            .env_remove("DOCKER_HOST")
+            .args(["network", "rm", id])
+            .output();
+    }
 }

@@ -274,3 +274,106 @@ fn services_get_a_vip_and_tasks_an_address_on_each_network() {
     expected.retain(|a| again.iter().any(|b| b == a));
     assert_eq!(expected.len(), 3, "freed addresses reused: {again:?}");
 }
+
+/// The first running container of a service on the host's engine.
+fn container_of(service: &str) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-q", "--filter"])
+        .arg(format!("label=com.docker.swarm.service.name={service}"))
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+}
+
+fn exec(container: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["exec", container])
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Docker driver, one node: tasks on an overlay network get their address from the swarm and
+/// find each other by service name (the netplane's DNS on the network's gateway, reached
+/// through Docker's own resolver in each container).
+#[test]
+fn docker_tasks_find_each_other_by_name_on_an_overlay() {
+    const IMAGE: &str = "shoal-test-busybox:1";
+    shoal_testkit::build_busybox_image(IMAGE).unwrap();
+    let d = Daemon::start(BIN, &["--driver", "docker"]).unwrap();
+    // A pool of its own: the engine is shared with tests running alongside.
+    let init = json!({"ListenAddr": "127.0.0.1:0", "DefaultAddrPool": ["10.231.0.0/16"]});
+    let r = d.http("POST", "/swarm/init", Some(&init.to_string()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    success(d.docker(&["network", "create", "-d", "overlay", "backend"]));
+    success(d.docker(&[
+        "service", "create", "-d", "--name", "store", "--network", "backend", IMAGE,
+        "/bin/sh", "-c",
+        "/bin/busybox mkdir -p /www && echo store-ok > /www/index.html && exec /bin/busybox httpd -f -p 80 -h /www",
+    ]));
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "backend",
+        IMAGE,
+        "/bin/busybox",
+        "sleep",
+        "600",
+    ]));
+    let store_ip = wait_addresses(&d, "store", 1)[0]
+        .trim_end_matches("/24")
+        .to_string();
+    assert!(store_ip.starts_with("10.231.1."), "{store_ip}");
+    let client = shoal_testkit::wait_for(
+        "the client running",
+        std::time::Duration::from_secs(30),
+        || container_of("client"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+
+    // The address the swarm gave is the container's.
+    let ip = exec(
+        &client,
+        &["/bin/busybox", "ip", "-4", "addr", "show", "eth0"],
+    )
+    .unwrap();
+    let client_ip = wait_addresses(&d, "client", 1)[0].clone();
+    assert!(ip.contains(&client_ip), "{ip} lacks {client_ip}");
+
+    // By name, and through `tasks.<name>` (busybox-static's wget crashes in its resolver
+    // library; its nc and nslookup resolve on their own).
+    for name in ["store", "tasks.store"] {
+        let script = format!(r#"printf "GET / HTTP/1.0\r\n\r\n" | /bin/busybox nc {name} 80"#);
+        let answer = shoal_testkit::wait_for(
+            &format!("{name}:80 from the client"),
+            std::time::Duration::from_secs(20),
+            || exec(&client, &["/bin/sh", "-c", &script]).filter(|a| a.contains("store-ok")),
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\nnslookup: {:?}\n{}",
+                exec(&client, &["/bin/busybox", "nslookup", name]),
+                d.log()
+            )
+        });
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let lookup = exec(&client, &["/bin/busybox", "nslookup", "store"]).unwrap();
+    assert!(lookup.contains(&store_ip), "{lookup}");
+    // Names that are not the swarm's are not answered by it.
+    let none = exec(&client, &["/bin/busybox", "nslookup", "no-such-service"]);
+    assert!(
+        none.as_ref().is_none_or(|o| !o.contains("10.231.")),
+        "{none:?}"
+    );
+}
