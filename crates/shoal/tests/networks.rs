@@ -377,3 +377,86 @@ fn docker_tasks_find_each_other_by_name_on_an_overlay() {
         "{none:?}"
     );
 }
+
+/// `GET /` on the node's published port: the body.
+fn get(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(s, "GET / HTTP/1.0\r\nHost: test\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    head.contains(" 200 ").then(|| body.trim().to_string())
+}
+
+/// The user guides' visitor counter on one node with the docker driver: a Redis-protocol
+/// store with no published port, and 3 web replicas publishing a port that find it by name
+/// over an overlay network and share its count.
+#[test]
+fn docker_visitor_counter_shares_its_count_through_a_store_found_by_name() {
+    const IMAGE: &str = "shoal-test-demo:1";
+    shoal_testkit::build_shoal_image(None, std::path::Path::new(BIN), IMAGE).unwrap();
+    let d = Daemon::start(BIN, &["--driver", "docker"]).unwrap();
+    let init = json!({"ListenAddr": "127.0.0.1:0", "DefaultAddrPool": ["10.232.0.0/16"]});
+    let r = d.http("POST", "/swarm/init", Some(&init.to_string()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    success(d.docker(&["network", "create", "-d", "overlay", "counter"]));
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "store",
+        "--network",
+        "counter",
+        IMAGE,
+        "demo-app",
+        "store",
+    ]));
+    let port = shoal_testkit::free_port().to_string();
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "web",
+        "--replicas",
+        "3",
+        "--network",
+        "counter",
+        "-p",
+        &format!("{port}:80"),
+        "-e",
+        "REDIS_HOST=store",
+        IMAGE,
+        "demo-app",
+        "counter",
+    ]));
+    let port: u16 = port.parse().unwrap();
+    // Every replica answers, each visit counted once in the shared store.
+    let visits = shoal_testkit::wait_for(
+        "3 counters sharing the store",
+        std::time::Duration::from_secs(60),
+        || {
+            let answers: Vec<String> = (0..6).filter_map(|_| get(port)).collect();
+            (answers.len() == 6).then_some(answers)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", get(port), d.log()));
+    let parsed: Vec<(String, u64)> = visits
+        .iter()
+        .map(|b| {
+            let (host, n) = b.split_once(" > ").unwrap_or_else(|| panic!("{b}"));
+            (host.to_string(), n.parse().unwrap())
+        })
+        .collect();
+    let hosts: std::collections::BTreeSet<&str> = parsed.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(hosts.len(), 3, "{visits:?}");
+    let counts: Vec<u64> = parsed.iter().map(|(_, n)| *n).collect();
+    assert!(
+        counts.windows(2).all(|w| w[1] == w[0] + 1),
+        "one shared count: {counts:?}"
+    );
+}
