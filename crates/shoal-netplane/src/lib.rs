@@ -17,7 +17,7 @@
 //! What this crate must not own: where the tables come from (store, tasks, health: the
 //! agent and manager decide) or cluster logic. Kernel configuration for overlays sits behind
 //! [`overlay::Kernel`]. It depends on tokio and tracing only, and never on other shoal
-//! crates. [`dns`] is the overlays' embedded DNS server.
+//! crates. [`dns`] is the overlays' embedded DNS server, [`vip`] serves services' VIPs.
 #![forbid(unsafe_code)]
 
 mod balance;
@@ -29,6 +29,7 @@ mod route;
 mod stats;
 mod tcp;
 mod udp;
+pub mod vip;
 
 pub use mesh::{ApplyError, Mesh};
 pub use proxy_protocol::ProxyHeader;

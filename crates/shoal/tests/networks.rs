@@ -368,8 +368,18 @@ fn docker_tasks_find_each_other_by_name_on_an_overlay() {
         });
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
+    // The name is the service's VIP (served on the node, forwarding to the task); the
+    // tasks' addresses are under `tasks.<name>`.
+    let vip = d.http("GET", "/services/store", None).json()["Endpoint"]["VirtualIPs"][0]["Addr"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/24")
+        .to_string();
     let lookup = exec(&client, &["/bin/busybox", "nslookup", "store"]).unwrap();
-    assert!(lookup.contains(&store_ip), "{lookup}");
+    assert!(lookup.contains(&format!("Address: {vip}")), "{lookup}");
+    assert!(!lookup.contains(&store_ip), "{lookup}");
+    let lookup = exec(&client, &["/bin/busybox", "nslookup", "tasks.store"]).unwrap();
+    assert!(lookup.contains(&format!("Address: {store_ip}")), "{lookup}");
     // Names that are not the swarm's are not answered by it.
     let none = exec(&client, &["/bin/busybox", "nslookup", "no-such-service"]);
     assert!(
