@@ -7,13 +7,11 @@
 mod cluster;
 mod daemon;
 mod http;
-mod image;
 mod netns;
 
 pub use cluster::Cluster;
 pub use daemon::{Daemon, free_port, success};
 pub use http::{HttpResponse, request};
-pub use image::build_shoal_image;
 pub use netns::Net;
 
 /// Polls `f` every 50 ms until it returns `Some`, or fails after `timeout`.

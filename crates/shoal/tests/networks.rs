@@ -407,7 +407,21 @@ fn get(port: u16) -> Option<String> {
 #[test]
 fn docker_visitor_counter_shares_its_count_through_a_store_found_by_name() {
     const IMAGE: &str = "shoal-test-demo:1";
-    shoal_testkit::build_shoal_image(None, std::path::Path::new(BIN), IMAGE).unwrap();
+    // shoal's own image builder: the binary and its libraries, FROM scratch.
+    success(
+        std::process::Command::new(BIN)
+            .args([
+                "image",
+                "build",
+                "-q",
+                "-H",
+                "unix:///var/run/docker.sock",
+                "-t",
+                IMAGE,
+            ])
+            .output()
+            .unwrap(),
+    );
     let d = Daemon::start(BIN, &["--driver", "docker"]).unwrap();
     let init = json!({"ListenAddr": "127.0.0.1:0", "DefaultAddrPool": ["10.232.0.0/16"]});
     let r = d.http("POST", "/swarm/init", Some(&init.to_string()));
