@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 
 # The stock docker CLI is a conformance test client; busybox-static is what the docker
 # driver's tests build their image from (no registry is reachable); the multi-node tests put
-# each daemon in its own network namespace (ip, nsenter, iptables).
+# each daemon in its own network namespace (ip, nsenter, iptables), and docker-driver ones give
+# each node a Docker Engine of its own there (dockerd from docker.io, containerd).
 missing=()
-command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+{ command -v docker && { [ -x /usr/sbin/dockerd ] || command -v dockerd; }; } >/dev/null 2>&1 ||
+  missing+=(docker.io)
+command -v containerd >/dev/null 2>&1 || missing+=(containerd)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)

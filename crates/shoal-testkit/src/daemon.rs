@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::Net;
 use crate::http::{HttpResponse, request};
+use crate::{Engine, Net};
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests on one machine).
 pub fn free_port() -> u16 {
@@ -22,6 +22,9 @@ pub struct Daemon {
     child: Option<Child>,
     extra: Vec<String>,
     place: Option<Place>,
+    /// The Docker Engine socket the daemon drives (`SHOAL_ENGINE_SOCKET`), if not the
+    /// machine's.
+    engine_socket: Option<PathBuf>,
 }
 
 /// Where a daemon started with `start_in` runs: kept so `restart` returns to the same host.
@@ -33,7 +36,7 @@ struct Place {
 impl Daemon {
     /// Starts `bin daemon` with its own data dir and socket and waits until it answers `_ping`.
     pub fn start(bin: impl AsRef<Path>, extra_args: &[&str]) -> anyhow::Result<Daemon> {
-        Self::start_at(bin.as_ref(), None, extra_args)
+        Self::start_at(bin.as_ref(), None, None, extra_args)
     }
 
     /// Like `start`, but inside `host` of `net`. Its cluster listen and advertise addresses
@@ -50,10 +53,39 @@ impl Daemon {
             netns_path: net.netns_path(host),
             ip: net.ip(host),
         };
-        Self::start_at(bin.as_ref(), Some(place), extra_args)
+        Self::start_at(bin.as_ref(), Some(place), None, extra_args)
     }
 
-    fn start_at(bin: &Path, place: Option<Place>, extra_args: &[&str]) -> anyhow::Result<Daemon> {
+    /// Like `start_in`, but the daemon drives `engine` (through `SHOAL_ENGINE_SOCKET`), which
+    /// must run in the same host, instead of the machine's engine. Pass `--driver docker` in
+    /// `extra_args` so a failure to reach it is not hidden by the process-driver fallback.
+    pub fn start_in_with_engine(
+        bin: impl AsRef<Path>,
+        net: &Net,
+        host: usize,
+        engine: &Engine,
+        extra_args: &[&str],
+    ) -> anyhow::Result<Daemon> {
+        let netns_path = net.netns_path(host);
+        anyhow::ensure!(
+            engine.netns_path() == netns_path,
+            "the engine runs in {}, not in host {host} ({netns_path})",
+            engine.netns_path()
+        );
+        let place = Place {
+            netns_path,
+            ip: net.ip(host),
+        };
+        let socket = Some(engine.socket());
+        Self::start_at(bin.as_ref(), Some(place), socket, extra_args)
+    }
+
+    fn start_at(
+        bin: &Path,
+        place: Option<Place>,
+        engine_socket: Option<PathBuf>,
+        extra_args: &[&str],
+    ) -> anyhow::Result<Daemon> {
         let dir = tempfile::Builder::new().prefix("shoal-test-").tempdir()?;
         let mut d = Daemon {
             bin: bin.to_path_buf(),
@@ -61,6 +93,7 @@ impl Daemon {
             child: None,
             extra: extra_args.iter().map(|s| s.to_string()).collect(),
             place,
+            engine_socket,
         };
         d.spawn()?;
         Ok(d)
@@ -80,6 +113,9 @@ impl Daemon {
             }
             None => Command::new(&self.bin),
         };
+        if let Some(socket) = &self.engine_socket {
+            cmd.env("SHOAL_ENGINE_SOCKET", socket);
+        }
         let child = cmd
             .arg("daemon")
             .arg("--data-dir")
@@ -209,7 +245,7 @@ impl Drop for Daemon {
     /// found by the daemon's directory, so the directory can be deleted.
     fn drop(&mut self) {
         self.kill9();
-        remove_containers_of(&self.data_dir());
+        remove_containers_of(&self.data_dir(), self.engine_socket.as_deref());
         let prefix = self.dir.path().display().to_string();
         kill_processes_under(&prefix);
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
@@ -237,7 +273,7 @@ impl Daemon {
 }
 
 /// Sends `SIG<sig>` with kill(1) (this crate forbids unsafe code, so no libc); true if sent.
-fn signal(pid: u32, sig: &str) -> bool {
+pub(crate) fn signal(pid: u32, sig: &str) -> bool {
     Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
@@ -258,7 +294,7 @@ pub fn success(out: Output) -> String {
 }
 
 /// SIGKILLs every process whose command line or working directory is under `prefix`.
-fn kill_processes_under(prefix: &str) {
+pub(crate) fn kill_processes_under(prefix: &str) {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return;
     };
@@ -280,8 +316,13 @@ fn kill_processes_under(prefix: &str) {
 }
 
 /// Removes the Docker containers a docker-driver daemon left (they outlive it by design, so a
-/// restarted daemon adopts them): those labelled with the node ID its data dir records.
-fn remove_containers_of(data_dir: &Path) {
+/// restarted daemon adopts them): those labelled with the node ID its data dir records, in its
+/// own engine if it had one, else the machine's.
+fn remove_containers_of(data_dir: &Path, engine_socket: Option<&Path>) {
+    // An engine already stopped took its containers with it.
+    if engine_socket.is_some_and(|s| !s.exists()) {
+        return;
+    }
     let Ok(state) = std::fs::read(data_dir.join("swarm/state.json")) else {
         return;
     };
@@ -291,8 +332,18 @@ fn remove_containers_of(data_dir: &Path) {
     else {
         return;
     };
-    let Ok(out) = Command::new("docker")
-        .env_remove("DOCKER_HOST")
+    let docker = || {
+        let mut c = Command::new("docker");
+        match engine_socket {
+            // The CLI refuses DOCKER_CONTEXT together with DOCKER_HOST.
+            Some(s) => c
+                .env("DOCKER_HOST", format!("unix://{}", s.display()))
+                .env_remove("DOCKER_CONTEXT"),
+            None => c.env_remove("DOCKER_HOST"),
+        };
+        c
+    };
+    let Ok(out) = docker()
         .args(["ps", "-aq", "--filter"])
         .arg(format!("label=com.docker.swarm.node.id={node}"))
         .output()
@@ -304,11 +355,7 @@ fn remove_containers_of(data_dir: &Path) {
         .map(str::to_string)
         .collect();
     if !ids.is_empty() {
-        let _ = Command::new("docker")
-            .env_remove("DOCKER_HOST")
-            .args(["rm", "-f"])
-            .args(&ids)
-            .output();
+        let _ = docker().args(["rm", "-f"]).args(&ids).output();
     }
     // And the bridge networks it made for its overlays (their subnets would clash with the
     // next test's).

@@ -5,7 +5,7 @@
 //! Namespaces get no default route: traffic stays on the bridge. Needs root, `ip`, `nsenter`
 //! and, where Docker filters bridged traffic, `iptables`.
 
-mod sys;
+pub(crate) mod sys;
 
 use std::ffi::OsStr;
 use std::process::Command;

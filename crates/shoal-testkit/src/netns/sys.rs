@@ -69,7 +69,7 @@ fn preflight() -> anyhow::Result<Tools> {
 }
 
 /// `name` on PATH, or in the sbin directories a non-login root shell may lack.
-fn find(name: &str) -> Option<PathBuf> {
+pub fn find(name: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
     path.split(':')
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
@@ -136,7 +136,7 @@ fn start_time(pid: u32) -> Option<u64> {
 }
 
 /// Whether the process an alias names is still running.
-fn owner_alive(alias: &str) -> bool {
+pub fn owner_alive(alias: &str) -> bool {
     let field = |key: &str| {
         alias
             .split_whitespace()

@@ -1,0 +1,106 @@
+//! Multi-node swarms on the docker driver, every node with a Docker Engine of its own inside its
+//! network namespace (`shoal_testkit::Engine`): containers of different nodes live in different
+//! network stacks, as on separate machines, so traffic between nodes really crosses the
+//! network.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use shoal_testkit::{Cluster, wait_for};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shoal");
+const DOCKER: &[&str] = &["--driver", "docker"];
+const IMAGE: &str = "shoal-test-busybox:1";
+
+/// A 1 s heartbeat, so the nodes are ready within seconds.
+fn fast() -> Value {
+    json!({"Dispatcher": {"HeartbeatPeriod": 1_000_000_000u64}})
+}
+
+/// `web`: 2 busybox httpd replicas on the workers, each serving its own hostname, published
+/// on 8080 through the routing mesh.
+fn web() -> Value {
+    json!({
+        "Name": "web",
+        "Mode": {"Replicated": {"Replicas": 2}},
+        "TaskTemplate": {
+            "ContainerSpec": {
+                "Image": IMAGE,
+                "Command": ["/bin/sh", "-c",
+                    "/bin/busybox mkdir -p /www && echo \"$HOSTNAME\" > /www/index.html && \
+                     exec /bin/busybox httpd -f -p 80 -h /www"],
+                "StopGracePeriod": 1_000_000_000u64
+            },
+            "Placement": {"Constraints": ["node.role==worker"]}
+        },
+        "EndpointSpec": {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080}]}
+    })
+}
+
+/// `GET /` on `ip:port`: the body of a 200 answer, trimmed.
+fn get(ip: &str, port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect((ip, port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    head.contains(" 200 ").then(|| body.trim().to_string())
+}
+
+/// The hostnames of the running containers in node `i`'s engine.
+fn hostnames(c: &Cluster, i: usize) -> Vec<String> {
+    let engine = c.engine(i);
+    let list = engine.http("GET", "/containers/json", None).json();
+    let ids = list.as_array().cloned().unwrap_or_default();
+    ids.iter()
+        .map(|x| {
+            let id = x["Id"].as_str().unwrap();
+            let inspect = engine.http("GET", &format!("/containers/{id}/json"), None);
+            inspect.json()["Config"]["Hostname"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_routing_mesh_spans_nodes_that_each_have_their_own_engine() {
+    let c = Cluster::start_with_engines(BIN, 1, 2, DOCKER, fast()).expect("cluster");
+    c.build_busybox_image(IMAGE)
+        .expect("the image in every engine");
+    let r = c.nodes[0].http("POST", "/services/create", Some(&web().to_string()));
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // One replica per worker, each in that worker's own engine; none in the manager's.
+    let replicas: BTreeSet<String> = wait_for(
+        "one running container in each worker's engine",
+        Duration::from_secs(30),
+        || {
+            let per_node: Vec<Vec<String>> = (0..3).map(|i| hostnames(&c, i)).collect();
+            let spread = per_node[0].is_empty() && per_node[1..].iter().all(|h| h.len() == 1);
+            spread.then(|| per_node.concat().into_iter().collect())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
+    assert_eq!(replicas.len(), 2, "{replicas:?}");
+
+    // Every node answers on 8080, the manager too, and spreads requests over both replicas,
+    // whichever node runs them.
+    for i in 0..3 {
+        let ip = c.net.ip(i);
+        let seen = wait_for(
+            &format!("both replicas through node {i}'s port 8080"),
+            Duration::from_secs(30),
+            || {
+                let seen: BTreeSet<String> = (0..6).filter_map(|_| get(&ip, 8080)).collect();
+                (seen == replicas).then_some(seen)
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", replicas, c.logs()));
+        assert_eq!(seen, replicas);
+    }
+}
