@@ -359,8 +359,7 @@ fn remove_containers_of(data_dir: &Path, engine_socket: Option<&Path>) {
     }
     // And the bridge networks it made for its overlays (their subnets would clash with the
     // next test's).
-    let Ok(out) = Command::new("docker")
-        .env_remove("DOCKER_HOST")
+    let Ok(out) = docker()
         .args(["network", "ls", "-q", "--filter"])
         .arg(format!("label=com.docker.swarm.node.id={node}"))
         .output()
@@ -368,10 +367,7 @@ fn remove_containers_of(data_dir: &Path, engine_socket: Option<&Path>) {
         return;
     };
     for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-        let _ = Command::new("docker")
-            .env_remove("DOCKER_HOST")
-            .args(["network", "rm", id])
-            .output();
+        let _ = docker().args(["network", "rm", id]).output();
     }
     remove_vip_rules(&node);
 }
