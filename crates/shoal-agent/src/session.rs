@@ -29,6 +29,9 @@ pub type ManagersChanged = Arc<dyn Fn(&[String]) + Send + Sync>;
 /// Called with the routing mesh's table whenever the managers send a new one.
 pub type RoutesChanged = Arc<dyn Fn(Vec<shoal_types::mesh::MeshRoute>) + Send + Sync>;
 
+/// Called with each new overlay networks' table from the managers.
+pub type NetworksChanged = Arc<dyn Fn(Vec<shoal_types::overlay::OverlayNetwork>) + Send + Sync>;
+
 /// What the managers want this node to be, when it differs from what its certificate says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wanted {
@@ -54,6 +57,7 @@ pub struct SessionConfig {
     pub on_managers: Option<ManagersChanged>,
     pub on_role: Option<RoleChanged>,
     pub on_routes: Option<RoutesChanged>,
+    pub on_networks: Option<NetworksChanged>,
 }
 
 /// The managers this agent knows, kept current from session messages and heartbeats, and the
@@ -265,6 +269,14 @@ async fn one_session(
             match serde_json::from_slice(&msg.routes_json) {
                 Ok(routes) => f(routes),
                 Err(e) => warn!(error = %e, "unreadable mesh table from the manager"),
+            }
+        }
+        if !msg.networks_json.is_empty()
+            && let Some(f) = &cfg.on_networks
+        {
+            match serde_json::from_slice(&msg.networks_json) {
+                Ok(networks) => f(networks),
+                Err(e) => warn!(error = %e, "unreadable overlay table from the manager"),
             }
         }
         if let Some(a) = msg.assignments {

@@ -1,4 +1,5 @@
-//! The node's data plane. For now: the routing mesh's data path, a userspace L4 proxy.
+//! The node's data plane: the routing mesh's data path (a userspace L4 proxy) and the
+//! overlay networks joining tasks across nodes ([`overlay`]).
 //!
 //! Docker Swarm's routing mesh makes every node answer on each published port of a service
 //! and forward to the service's tasks on any node. Swarm does this with IPVS, which the
@@ -13,19 +14,22 @@
 //!   replies leave through the listening socket; flows expire when idle.
 //! - [`Mesh`] (`mesh.rs`): the listeners, made to match the table; [`PortStats`] counters.
 //!
-//! What this crate must not own: where the table comes from (store, tasks, health: the
-//! agent and manager decide), cluster logic, or kernel configuration. It depends on tokio
-//! and tracing only, and never on other shoal crates. Embedded DNS and overlay networks
-//! belong to the same data plane and will live here as sibling modules.
+//! What this crate must not own: where the tables come from (store, tasks, health: the
+//! agent and manager decide) or cluster logic. Kernel configuration for overlays sits behind
+//! [`overlay::Kernel`]. It depends on tokio and tracing only, and never on other shoal
+//! crates. [`dns`] is the overlays' embedded DNS server, [`vip`] serves services' VIPs.
 #![forbid(unsafe_code)]
 
 mod balance;
+pub mod dns;
 mod mesh;
+pub mod overlay;
 pub mod proxy_protocol;
 mod route;
 mod stats;
 mod tcp;
 mod udp;
+pub mod vip;
 
 pub use mesh::{ApplyError, Mesh};
 pub use proxy_protocol::ProxyHeader;

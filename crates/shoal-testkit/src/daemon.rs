@@ -357,4 +357,38 @@ fn remove_containers_of(data_dir: &Path, engine_socket: Option<&Path>) {
     if !ids.is_empty() {
         let _ = docker().args(["rm", "-f"]).args(&ids).output();
     }
+    // And the bridge networks it made for its overlays (their subnets would clash with the
+    // next test's).
+    let Ok(out) = docker()
+        .args(["network", "ls", "-q", "--filter"])
+        .arg(format!("label=com.docker.swarm.node.id={node}"))
+        .output()
+    else {
+        return;
+    };
+    for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let _ = docker().args(["network", "rm", id]).output();
+    }
+    remove_vip_rules(&node);
+}
+
+/// Deletes the VIP redirect rules the node's netplane added (commented with its ID).
+fn remove_vip_rules(node: &str) {
+    let Ok(out) = Command::new("iptables")
+        .args(["-t", "nat", "-S", "PREROUTING"])
+        .output()
+    else {
+        return;
+    };
+    let tag = format!("shoal-vip:{node}");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(spec) = line.strip_prefix("-A ").filter(|_| line.contains(&tag)) else {
+            continue;
+        };
+        let _ = Command::new("iptables")
+            .args(["-t", "nat", "-D"])
+            // `-S` quotes the comment; the words themselves carry no spaces.
+            .args(spec.split_whitespace().map(|w| w.trim_matches('"')))
+            .output();
+    }
 }

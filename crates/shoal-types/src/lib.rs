@@ -18,6 +18,7 @@ pub mod meta;
 pub mod network;
 pub mod node;
 pub mod object;
+pub mod overlay;
 pub mod secret;
 pub mod service;
 pub mod task;

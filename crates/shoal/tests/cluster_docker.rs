@@ -104,3 +104,82 @@ fn the_routing_mesh_spans_nodes_that_each_have_their_own_engine() {
         assert_eq!(seen, replicas);
     }
 }
+
+/// Builds shoal's own image (the demo apps) in every node's engine.
+fn build_demo_image(c: &Cluster, tag: &str) {
+    for i in 0..c.nodes.len() {
+        let out = std::process::Command::new(BIN)
+            .args(["image", "build", "-q", "-t", tag])
+            .env("DOCKER_HOST", c.engine(i).host())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "image build: {out:?}");
+    }
+}
+
+fn create(c: &Cluster, spec: Value) {
+    let r = c.nodes[0].http("POST", "/services/create", Some(&spec.to_string()));
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+/// The user guides' visitor counter across nodes: a Redis-protocol store with no published
+/// port on the manager, 3 web replicas on the workers that find it by name over an overlay
+/// network (so every visit crosses nodes over VXLAN), published on 8080. Each node's 8080
+/// reaches every replica in turn, and they share one count.
+#[test]
+fn the_visitor_counter_finds_its_store_by_name_across_nodes() {
+    const DEMO: &str = "shoal-test-demo:1";
+    let c = Cluster::start_with_engines(BIN, 1, 2, DOCKER, fast()).expect("cluster");
+    build_demo_image(&c, DEMO);
+    let r = c.nodes[0].http(
+        "POST",
+        "/networks/create",
+        Some(&json!({"Name": "counter", "Driver": "overlay"}).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    create(
+        &c,
+        json!({"Name": "store",
+            "TaskTemplate": {"ContainerSpec": {"Image": DEMO, "Args": ["demo-app", "store"]},
+                "Placement": {"Constraints": ["node.role==manager"]},
+                "Networks": [{"Target": "counter"}]}}),
+    );
+    create(
+        &c,
+        json!({"Name": "web", "Mode": {"Replicated": {"Replicas": 3}},
+            "TaskTemplate": {"ContainerSpec": {"Image": DEMO, "Args": ["demo-app", "counter"],
+                    "Env": ["REDIS_HOST=store"], "StopGracePeriod": 1_000_000_000u64},
+                "Placement": {"Constraints": ["node.role==worker"]},
+                "Networks": [{"Target": "counter"}]},
+            "EndpointSpec": {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080}]}}),
+    );
+
+    let mut last = 0u64;
+    for i in 0..3 {
+        let ip = c.net.ip(i);
+        let visits = wait_for(
+            &format!("the 3 counters through node {i}'s port 8080"),
+            Duration::from_secs(60),
+            || {
+                let answers: Vec<String> = (0..6).filter_map(|_| get(&ip, 8080)).collect();
+                let hosts: BTreeSet<&str> = answers
+                    .iter()
+                    .filter_map(|a| a.split(" > ").next())
+                    .collect();
+                (answers.len() == 6 && hosts.len() == 3).then_some(answers)
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", get(&ip, 8080), c.logs()));
+        // One count, shared: each visit is the next number, whichever replica served it.
+        let counts: Vec<u64> = visits
+            .iter()
+            .map(|a| a.rsplit(" > ").next().unwrap().parse().unwrap())
+            .collect();
+        assert!(counts[0] > last, "{counts:?} after {last}");
+        assert!(
+            counts.windows(2).all(|w| w[1] == w[0] + 1),
+            "one shared count: {visits:?}"
+        );
+        last = *counts.last().unwrap();
+    }
+}

@@ -1,6 +1,7 @@
 //! The routing mesh on one node, with both drivers: a published port answers on the node and
 //! spreads requests over every running replica; scaling changes the set; a replica killed
-//! under the mesh costs no request; a rolling update under steady load loses none.
+//! under the mesh costs no request; a rolling update under steady load loses none; a replica
+//! whose health check fails leaves the mesh within one health interval.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -279,4 +280,65 @@ fn with_the_proxy_protocol_the_task_sees_the_client() {
         body.contains(&format!("RemoteAddr: {client}")),
         "the task sees {client}: {body}"
     );
+}
+
+/// A replica whose health check starts failing leaves the mesh within one health interval
+/// (retries 1): its node-local port, as the mesh reports it in the task's port status.
+#[test]
+fn an_unhealthy_replica_stops_getting_traffic_within_one_health_interval() {
+    let markers = tempfile::tempdir().unwrap();
+    let d = Daemon::start(BIN, &["--driver", "process"]).unwrap();
+    d.init_swarm();
+    let port = free_port();
+    let mut s = spec("process", port, 2, "v1");
+    // Healthy until a file named after the task appears.
+    let check = format!("test ! -e {}/$SHOAL_TASK_ID", markers.path().display());
+    s["TaskTemplate"]["ContainerSpec"]["Healthcheck"] = json!({
+        "Test": ["CMD-SHELL", check], "Interval": 1_000_000_000u64,
+        "Timeout": 1_000_000_000u64, "Retries": 1});
+    let r = d.http("POST", "/services/create", Some(&s.to_string()));
+    assert_eq!(r.status, 201, "{}", r.text());
+    wait_for(
+        "2 replicas behind the mesh",
+        Duration::from_secs(30),
+        || (seen(port, 6).len() == 2).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+
+    // One running task and the `Port:` line its whoami answers with.
+    let tasks = d.http("GET", "/tasks", None).json();
+    let task = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["Status"]["State"] == "running")
+        .unwrap()
+        .clone();
+    let task_port = task["Status"]["PortStatus"]["Ports"][0]["PublishedPort"]
+        .as_i64()
+        .unwrap();
+    let sick = format!("Port: {task_port}");
+    std::fs::write(markers.path().join(task["ID"].as_str().unwrap()), "").unwrap();
+    let marked = std::time::Instant::now();
+
+    // Requests go on; the last one the sick replica answers comes within the interval (plus
+    // the check's own run and the table's trip through the manager).
+    let mut last_sick = None;
+    while marked.elapsed() < Duration::from_secs(6) {
+        if let Some(body) = get(port)
+            && replica(&body) == sick
+        {
+            last_sick = Some(marked.elapsed());
+        }
+    }
+    let last_sick = last_sick.unwrap_or_default();
+    println!("the unhealthy replica answered last {last_sick:?} after its check began failing");
+    assert!(
+        last_sick < Duration::from_millis(2500),
+        "still routed {last_sick:?} after the check failed (interval 1 s)\n{}",
+        d.log()
+    );
+    // It stays out (its replacement, if the restart policy made it already, has its own port).
+    let now = seen(port, 4);
+    assert!(!now.is_empty() && !now.contains(&sick), "{now:?}");
 }

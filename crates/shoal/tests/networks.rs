@@ -274,3 +274,213 @@ fn services_get_a_vip_and_tasks_an_address_on_each_network() {
     expected.retain(|a| again.iter().any(|b| b == a));
     assert_eq!(expected.len(), 3, "freed addresses reused: {again:?}");
 }
+
+/// The first running container of a service on the host's engine.
+fn container_of(service: &str) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-q", "--filter"])
+        .arg(format!("label=com.docker.swarm.service.name={service}"))
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+}
+
+fn exec(container: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["exec", container])
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Docker driver, one node: tasks on an overlay network get their address from the swarm and
+/// find each other by service name (the netplane's DNS on the network's gateway, reached
+/// through Docker's own resolver in each container).
+#[test]
+fn docker_tasks_find_each_other_by_name_on_an_overlay() {
+    const IMAGE: &str = "shoal-test-busybox:1";
+    shoal_testkit::build_busybox_image(IMAGE).unwrap();
+    let d = Daemon::start(BIN, &["--driver", "docker"]).unwrap();
+    // A pool of its own: the engine is shared with tests running alongside.
+    let init = json!({"ListenAddr": "127.0.0.1:0", "DefaultAddrPool": ["10.231.0.0/16"]});
+    let r = d.http("POST", "/swarm/init", Some(&init.to_string()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    success(d.docker(&["network", "create", "-d", "overlay", "backend"]));
+    success(d.docker(&[
+        "service", "create", "-d", "--name", "store", "--network", "backend", IMAGE,
+        "/bin/sh", "-c",
+        "/bin/busybox mkdir -p /www && echo store-ok > /www/index.html && exec /bin/busybox httpd -f -p 80 -h /www",
+    ]));
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "backend",
+        IMAGE,
+        "/bin/busybox",
+        "sleep",
+        "600",
+    ]));
+    let store_ip = wait_addresses(&d, "store", 1)[0]
+        .trim_end_matches("/24")
+        .to_string();
+    assert!(store_ip.starts_with("10.231.1."), "{store_ip}");
+    let client = shoal_testkit::wait_for(
+        "the client running",
+        std::time::Duration::from_secs(30),
+        || container_of("client"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+
+    // The address the swarm gave is the container's.
+    let ip = exec(
+        &client,
+        &["/bin/busybox", "ip", "-4", "addr", "show", "eth0"],
+    )
+    .unwrap();
+    let client_ip = wait_addresses(&d, "client", 1)[0].clone();
+    assert!(ip.contains(&client_ip), "{ip} lacks {client_ip}");
+
+    // By name, and through `tasks.<name>` (busybox-static's wget crashes in its resolver
+    // library; its nc and nslookup resolve on their own).
+    for name in ["store", "tasks.store"] {
+        let script = format!(r#"printf "GET / HTTP/1.0\r\n\r\n" | /bin/busybox nc {name} 80"#);
+        let answer = shoal_testkit::wait_for(
+            &format!("{name}:80 from the client"),
+            std::time::Duration::from_secs(20),
+            || exec(&client, &["/bin/sh", "-c", &script]).filter(|a| a.contains("store-ok")),
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\nnslookup: {:?}\n{}",
+                exec(&client, &["/bin/busybox", "nslookup", name]),
+                d.log()
+            )
+        });
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    // The name is the service's VIP (served on the node, forwarding to the task); the
+    // tasks' addresses are under `tasks.<name>`.
+    let vip = d.http("GET", "/services/store", None).json()["Endpoint"]["VirtualIPs"][0]["Addr"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/24")
+        .to_string();
+    let lookup = exec(&client, &["/bin/busybox", "nslookup", "store"]).unwrap();
+    assert!(lookup.contains(&format!("Address: {vip}")), "{lookup}");
+    assert!(!lookup.contains(&store_ip), "{lookup}");
+    let lookup = exec(&client, &["/bin/busybox", "nslookup", "tasks.store"]).unwrap();
+    assert!(lookup.contains(&format!("Address: {store_ip}")), "{lookup}");
+    // Names that are not the swarm's are not answered by it.
+    let none = exec(&client, &["/bin/busybox", "nslookup", "no-such-service"]);
+    assert!(
+        none.as_ref().is_none_or(|o| !o.contains("10.231.")),
+        "{none:?}"
+    );
+}
+
+/// `GET /` on the node's published port: the body.
+fn get(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(s, "GET / HTTP/1.0\r\nHost: test\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    head.contains(" 200 ").then(|| body.trim().to_string())
+}
+
+/// The user guides' visitor counter on one node with the docker driver: a Redis-protocol
+/// store with no published port, and 3 web replicas publishing a port that find it by name
+/// over an overlay network and share its count.
+#[test]
+fn docker_visitor_counter_shares_its_count_through_a_store_found_by_name() {
+    const IMAGE: &str = "shoal-test-demo:1";
+    // shoal's own image builder: the binary and its libraries, FROM scratch.
+    success(
+        std::process::Command::new(BIN)
+            .args([
+                "image",
+                "build",
+                "-q",
+                "-H",
+                "unix:///var/run/docker.sock",
+                "-t",
+                IMAGE,
+            ])
+            .output()
+            .unwrap(),
+    );
+    let d = Daemon::start(BIN, &["--driver", "docker"]).unwrap();
+    let init = json!({"ListenAddr": "127.0.0.1:0", "DefaultAddrPool": ["10.232.0.0/16"]});
+    let r = d.http("POST", "/swarm/init", Some(&init.to_string()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    success(d.docker(&["network", "create", "-d", "overlay", "counter"]));
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "store",
+        "--network",
+        "counter",
+        IMAGE,
+        "demo-app",
+        "store",
+    ]));
+    let port = shoal_testkit::free_port().to_string();
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "web",
+        "--replicas",
+        "3",
+        "--network",
+        "counter",
+        "-p",
+        &format!("{port}:80"),
+        "-e",
+        "REDIS_HOST=store",
+        IMAGE,
+        "demo-app",
+        "counter",
+    ]));
+    let port: u16 = port.parse().unwrap();
+    // Every replica answers, each visit counted once in the shared store.
+    let visits = shoal_testkit::wait_for(
+        "3 counters sharing the store",
+        std::time::Duration::from_secs(60),
+        || {
+            let answers: Vec<String> = (0..6).filter_map(|_| get(port)).collect();
+            (answers.len() == 6).then_some(answers)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", get(port), d.log()));
+    let parsed: Vec<(String, u64)> = visits
+        .iter()
+        .map(|b| {
+            let (host, n) = b.split_once(" > ").unwrap_or_else(|| panic!("{b}"));
+            (host.to_string(), n.parse().unwrap())
+        })
+        .collect();
+    let hosts: std::collections::BTreeSet<&str> = parsed.iter().map(|(h, _)| h.as_str()).collect();
+    assert_eq!(hosts.len(), 3, "{visits:?}");
+    let counts: Vec<u64> = parsed.iter().map(|(_, n)| *n).collect();
+    assert!(
+        counts.windows(2).all(|w| w[1] == w[0] + 1),
+        "one shared count: {counts:?}"
+    );
+}

@@ -4,6 +4,7 @@
 
 mod config;
 mod inspect;
+mod networks;
 mod ports;
 
 use std::collections::HashMap;
@@ -36,6 +37,9 @@ pub struct DockerDriver {
     /// Where each task's secrets and configs get a tmpfs (`<dir>/<task id>/files`), bound
     /// into its container file by file; `None` refuses tasks that have any.
     files_dir: Option<PathBuf>,
+    /// Held while making Docker networks: the engine refuses a second create of a network
+    /// still being made (for its subnet) before the first can be seen.
+    networks: tokio::sync::Mutex<()>,
 }
 
 impl DockerDriver {
@@ -56,6 +60,7 @@ impl DockerDriver {
             node_id: node_id.into(),
             poll: Duration::from_millis(250),
             files_dir: None,
+            networks: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -127,16 +132,22 @@ impl DockerDriver {
             Err(e) if status_is(&e, 404) => return Err(DriverError::NoSuchImage(image)),
             Err(e) => return Err(e.into()),
         }
+        if !task.networks.is_empty() {
+            let _one_at_a_time = self.networks.lock().await;
+            networks::ensure(&self.docker, task, &self.node_id).await?;
+        }
+        networks::attach_first(task, &mut body);
         let options = CreateContainerOptionsBuilder::default()
             .name(&task.container_name())
             .build();
         match self.docker.create_container(Some(options), body).await {
-            Ok(_) => Ok(()),
-            // Created by an earlier attempt (or agent run): prepared already.
-            Err(e) if status_is(&e, 409) => Ok(()),
-            Err(e) if status_is(&e, 404) => Err(DriverError::NoSuchImage(image)),
-            Err(e) => Err(e.into()),
+            // Created now, or by an earlier attempt (or agent run).
+            Ok(_) => {}
+            Err(e) if status_is(&e, 409) => {}
+            Err(e) if status_is(&e, 404) => return Err(DriverError::NoSuchImage(image)),
+            Err(e) => return Err(e.into()),
         }
+        networks::connect_rest(&self.docker, task).await
     }
 
     async fn start_task(&self, task: &Task) -> Result<Observed, DriverError> {

@@ -6,6 +6,7 @@
 mod assignments;
 mod files;
 mod logs;
+mod overlay;
 mod routes;
 mod service;
 mod sessions;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use logs::{LogBroker, Subscription};
+pub use overlay::overlay_table;
 pub use routes::mesh_routes;
 pub use service::DispatcherService;
 pub use sessions::Sessions;

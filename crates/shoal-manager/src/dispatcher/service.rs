@@ -11,7 +11,10 @@ use shoal_proto::dispatcher::{
 };
 use shoal_store::{Event, Store, StoreError};
 use shoal_types::mesh::MeshRoute;
-use shoal_types::{Node, NodeDescription, NodeState, Service, Task, TaskState, TaskStatus};
+use shoal_types::overlay::OverlayNetwork;
+use shoal_types::{
+    Network, Node, NodeDescription, NodeState, Service, Task, TaskState, TaskStatus,
+};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -19,7 +22,7 @@ use tracing::{debug, info};
 
 use super::assignments::{Pending, complete, is_assigned_to};
 use super::files;
-use super::{LogBroker, Sessions, mesh_routes};
+use super::{LogBroker, Sessions, mesh_routes, overlay_table};
 use crate::auth::{Authorizer, certificate_role, role_name};
 use crate::members::not_leader;
 
@@ -95,15 +98,14 @@ impl Dispatcher for DispatcherService {
         let (session_id, ended) = self.sessions.open(&node_id);
         let subscriptions = self.logs.attach(&node_id);
         info!(node.id = %node_id, "agent session opened");
-        let ((initial, routes), events) = self.store.view_and_watch(|v| {
+        let ((initial, (routes, networks)), events) = self.store.view_and_watch(|v| {
             let tasks = v
                 .find::<Task>("node", &node_id)
                 .into_iter()
                 .filter(|t| is_assigned_to(t, &node_id))
                 .map(|t| files::attach(v, t))
                 .collect::<Vec<Task>>();
-            let routes = mesh_routes(&v.list::<Service>(), &v.list::<Task>(), &v.list::<Node>());
-            (tasks, routes)
+            (tasks, tables(v))
         });
         let (tx, rx) = mpsc::channel(16);
         let period_ms = self.sessions.config().period.as_millis() as i64;
@@ -115,6 +117,7 @@ impl Dispatcher for DispatcherService {
             managers: self.managers(),
             role: self.role_of(&node_id),
             routes_json: serde_json::to_vec(&routes).unwrap_or_default(),
+            networks_json: serde_json::to_vec(&networks).unwrap_or_default(),
         };
         let (first_managers, first_role) = (first.managers.clone(), first.role.clone());
         tx.send(Ok(first))
@@ -129,6 +132,7 @@ impl Dispatcher for DispatcherService {
             tx,
             sent,
             sent_routes: Some(routes),
+            sent_networks: Some(networks),
         };
         let stop = self.shutdown.clone();
         tokio::spawn(async move { stream.run(events, subscriptions, ended, stop).await });
@@ -266,6 +270,7 @@ struct StreamCtx {
     sent: (Vec<String>, String),
     /// The mesh table last sent.
     sent_routes: Option<Vec<MeshRoute>>,
+    sent_networks: Option<Vec<OverlayNetwork>>,
 }
 
 impl StreamCtx {
@@ -347,25 +352,42 @@ impl StreamCtx {
             managers,
             role,
             routes_json: Vec::new(),
+            networks_json: Vec::new(),
         };
         self.tx.send(Ok(m)).await.map_err(|_| ())
     }
 
-    /// A message with the mesh table, if it changed since last sent.
+    /// A message with the mesh table and the overlay table, each only if it changed since
+    /// last sent.
     async fn send_route_changes(&mut self) -> Result<(), ()> {
-        let routes = self
-            .store
-            .view(|v| mesh_routes(&v.list::<Service>(), &v.list::<Task>(), &v.list::<Node>()));
-        if self.sent_routes.as_ref() == Some(&routes) {
+        let (routes, networks) = self.store.view(tables);
+        let routes = (self.sent_routes.as_ref() != Some(&routes)).then_some(routes);
+        let networks = (self.sent_networks.as_ref() != Some(&networks)).then_some(networks);
+        if routes.is_none() && networks.is_none() {
             return Ok(());
         }
+        let json = |v: Option<Vec<u8>>| v.unwrap_or_default();
         let m = SessionMessage {
             session_id: self.session_id.clone(),
             heartbeat_period_ms: self.period_ms,
-            routes_json: serde_json::to_vec(&routes).unwrap_or_default(),
+            routes_json: json(
+                routes
+                    .as_ref()
+                    .map(|r| serde_json::to_vec(r).unwrap_or_default()),
+            ),
+            networks_json: json(
+                networks
+                    .as_ref()
+                    .map(|n| serde_json::to_vec(n).unwrap_or_default()),
+            ),
             ..Default::default()
         };
-        self.sent_routes = Some(routes);
+        if let Some(r) = routes {
+            self.sent_routes = Some(r);
+        }
+        if let Some(n) = networks {
+            self.sent_networks = Some(n);
+        }
         self.tx.send(Ok(m)).await.map_err(|_| ())
     }
 
@@ -383,4 +405,12 @@ impl StreamCtx {
         };
         self.tx.send(Ok(m)).await.map_err(|_| ())
     }
+}
+
+/// The routing mesh's table and the overlay networks' table, as every node gets them.
+fn tables(v: &shoal_store::ReadTx<'_>) -> (Vec<MeshRoute>, Vec<OverlayNetwork>) {
+    let (services, tasks, nodes) = (v.list::<Service>(), v.list::<Task>(), v.list::<Node>());
+    let routes = mesh_routes(&services, &tasks, &nodes);
+    let networks = overlay_table(&v.list::<Network>(), &services, &tasks, &nodes);
+    (routes, networks)
 }

@@ -58,6 +58,18 @@ pub async fn driver(
     }
 }
 
+/// What the daemon hears from the agent's session.
+pub struct Hooks {
+    /// The managers' addresses changed.
+    pub on_managers: shoal_agent::session::ManagersChanged,
+    /// The role the managers want this node to have.
+    pub on_role: shoal_agent::session::RoleChanged,
+    /// The routing mesh's table.
+    pub on_routes: shoal_agent::session::RoutesChanged,
+    /// The overlay networks' table.
+    pub on_networks: shoal_agent::session::NetworksChanged,
+}
+
 impl Agent {
     /// Starts the worker and its session with `managers`; the callbacks hear of changes to the
     /// managers' addresses, of the role the managers want this node to have, and of the
@@ -69,11 +81,7 @@ impl Agent {
         managers: Vec<String>,
         tls: &TlsMaterial,
         description: NodeDescription,
-        (on_managers, on_role, on_routes): (
-            shoal_agent::session::ManagersChanged,
-            shoal_agent::session::RoleChanged,
-            shoal_agent::session::RoutesChanged,
-        ),
+        hooks: Hooks,
     ) -> Result<Agent, String> {
         let worker = Arc::new(
             Worker::new(driver, &data_dir.join("agent"), node_id).map_err(|e| e.to_string())?,
@@ -84,9 +92,10 @@ impl Agent {
             cert_pem: tls.cert_pem.clone(),
             key_pem: tls.key_pem.clone(),
             description,
-            on_managers: Some(on_managers),
-            on_role: Some(on_role),
-            on_routes: Some(on_routes),
+            on_managers: Some(hooks.on_managers),
+            on_role: Some(hooks.on_role),
+            on_routes: Some(hooks.on_routes),
+            on_networks: Some(hooks.on_networks),
         };
         let stop = CancellationToken::new();
         let session = tokio::spawn(run_session(cfg, worker.clone(), stop.clone()));

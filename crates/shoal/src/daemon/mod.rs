@@ -7,6 +7,7 @@ mod autolock;
 pub mod config;
 mod lifecycle;
 mod mesh;
+mod overlay;
 mod renew;
 mod runtime;
 mod state_file;

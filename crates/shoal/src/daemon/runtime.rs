@@ -21,9 +21,10 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::addr;
-use super::agent::{self, Agent};
+use super::agent::{self, Agent, Hooks};
 use super::config::DaemonConfig;
 use super::mesh::MeshRunner;
+use super::overlay::OverlayRunner;
 use super::state_file::{LocalRole, NodeFiles, SwarmState};
 
 /// One daemon's node.
@@ -48,6 +49,8 @@ pub struct NodeRuntime {
     role_tx: mpsc::UnboundedSender<Wanted>,
     /// The routing mesh: every published port of the swarm, on this node.
     mesh: Arc<MeshRunner>,
+    /// The overlay networks' cross-node plumbing on this node.
+    overlay: Arc<OverlayRunner>,
     pub(crate) role_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Wanted>>>,
 }
 
@@ -65,6 +68,7 @@ impl NodeRuntime {
             locked: Default::default(),
             role_tx,
             mesh: MeshRunner::new(std::net::Ipv4Addr::UNSPECIFIED.into()),
+            overlay: OverlayRunner::new(),
             role_rx: std::sync::Mutex::new(Some(role_rx)),
             cfg,
             files,
@@ -149,6 +153,7 @@ impl NodeRuntime {
         let on_role: shoal_agent::session::RoleChanged = Arc::new(move |wanted| {
             let _ = role_tx.send(wanted);
         });
+        let docker = driver.name() == "docker";
         let a = Agent::start(
             driver,
             &self.cfg.data_dir,
@@ -156,10 +161,18 @@ impl NodeRuntime {
             managers,
             tls,
             self.description.clone(),
-            (on_managers, on_role, self.mesh.on_routes()),
+            Hooks {
+                on_managers,
+                on_role,
+                on_routes: self.mesh.on_routes(),
+                on_networks: self.overlay.on_networks(),
+            },
         )
         .map_err(Error::internal)?;
         self.mesh.ensure_running();
+        if docker {
+            self.overlay.ensure_running(&state.node_id);
+        }
         *self.agent.lock().await = Some(a);
         Ok(())
     }
@@ -171,6 +184,7 @@ impl NodeRuntime {
         }
         if remove_tasks {
             self.mesh.clear();
+            self.overlay.clear();
         }
     }
 

@@ -1,11 +1,12 @@
 //! `shoal demo-app …`: tiny HTTP servers built into the binary, like the apps of the user
 //! guides, so a service has something real to run without a registry. `whoami` answers with
 //! its hostname and the request (as traefik/whoami does); `counter` counts visits (as
-//! subicura/counter does), in memory or in a Redis-protocol store shared by its replicas.
-//! Each listens on `--port`, else `$PORT` (set by the process driver), else 80.
+//! subicura/counter does), in memory or in a Redis-protocol store shared by its replicas;
+//! `store` is such a store (a small Redis-protocol key-value server). Each listens on `--port`, else `$PORT` (set by the process driver), else 80.
 
 mod counter;
 mod proxy;
+mod store;
 mod whoami;
 
 use std::net::SocketAddr;
@@ -18,6 +19,15 @@ pub enum DemoApp {
     Whoami(WhoamiArgs),
     /// Count visits (in memory, or in a shared Redis-protocol store with --store)
     Counter(CounterArgs),
+    /// A small in-memory Redis-protocol store (PING, GET, SET, INCR, DEL) [default port 6379]
+    Store(StoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// TCP port to listen on (all addresses) [default: $PORT, else 6379]
+    #[arg(long, env = "PORT")]
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +69,9 @@ pub fn run(app: DemoApp) -> i32 {
                 serve(addr(&a.port), a.proxy_protocol, whoami::router(a.text)).await
             }
             DemoApp::Counter(a) => serve(addr(&a.port), false, counter::router(a.store)).await,
+            DemoApp::Store(a) => {
+                store::serve(SocketAddr::from(([0, 0, 0, 0], a.port.unwrap_or(6379)))).await
+            }
         }
     });
     match result {
