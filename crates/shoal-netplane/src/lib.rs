@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod balance;
+mod cmd;
 pub mod dns;
 mod mesh;
 pub mod overlay;

@@ -6,10 +6,10 @@
 //! connection was going (`SO_ORIGINAL_DST`) and forwards it to the same port of one of the
 //! service's running tasks, in turn, trying the next on a failed connect.
 
+use crate::cmd::run;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -164,18 +164,6 @@ impl<K: VipKernel> VipPlumbing<K> {
 #[derive(Debug, Default)]
 pub struct IpTablesVips {
     pub owner: String,
-}
-
-fn run(program: &str, args: &[&str]) -> io::Result<()> {
-    let out = Command::new(program).args(args).output()?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(io::Error::other(format!(
-        "{program} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )))
 }
 
 fn rule(owner: &str, bridge: &str, vip: Ipv4Addr, port: u16) -> Vec<String> {

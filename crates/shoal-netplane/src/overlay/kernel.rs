@@ -1,9 +1,9 @@
 //! The kernel side of overlay networks behind a trait, so the reconciler in `mod.rs` is tested
 //! without root; [`IpRoute2`] programs it with iproute2 and iptables.
 
+use crate::cmd::run;
 use std::io;
 use std::net::Ipv4Addr;
-use std::process::Command;
 
 use super::{OverlayNet, VXLAN_PORT, node_mac, vxlan_name};
 
@@ -30,18 +30,6 @@ fn mac_text(m: [u8; 6]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
-}
-
-fn run(program: &str, args: &[&str]) -> io::Result<()> {
-    let out = Command::new(program).args(args).output()?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(io::Error::other(format!(
-        "{program} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )))
 }
 
 /// Adds an iptables rule unless it is there (`-C` first).
