@@ -6,7 +6,6 @@
 //! connection was going (`SO_ORIGINAL_DST`) and forwards it to the same port of one of the
 //! service's running tasks, in turn, trying the next on a failed connect.
 
-use crate::cmd::run;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -18,6 +17,8 @@ use nix::sys::socket::{getsockopt, sockopt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
+
+use crate::cmd::run;
 
 /// How long one backend may take to accept before the next is tried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);

@@ -1,11 +1,11 @@
 //! The kernel side of overlay networks behind a trait, so the reconciler in `mod.rs` is tested
 //! without root; [`IpRoute2`] programs it with iproute2 and iptables.
 
-use crate::cmd::run;
 use std::io;
 use std::net::Ipv4Addr;
 
 use super::{OverlayNet, VXLAN_PORT, node_mac, vxlan_name};
+use crate::cmd::run;
 
 /// What an overlay network needs from the kernel.
 pub trait Kernel {
