@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -188,6 +189,32 @@ fn rule(owner: &str, bridge: &str, vip: Ipv4Addr, port: u16) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect()
+}
+
+impl IpTablesVips {
+    /// Deletes the redirect rules an earlier run of this node left (its listener's port has
+    /// changed since); called once before the first `apply`.
+    pub fn clear_stale(&self) {
+        let Ok(out) = Command::new("iptables")
+            .args(["-t", "nat", "-S", "PREROUTING"])
+            .output()
+        else {
+            return;
+        };
+        let tag = format!("shoal-vip:{}", self.owner);
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Some(spec) = line.strip_prefix("-A ").filter(|_| line.contains(&tag)) else {
+                continue;
+            };
+            // `-S` quotes the comment; its words carry no spaces.
+            let words: Vec<&str> = spec
+                .split_whitespace()
+                .map(|w| w.trim_matches('"'))
+                .collect();
+            let del = [&["-t", "nat", "-D"][..], &words].concat();
+            let _ = run("iptables", &del);
+        }
+    }
 }
 
 impl VipKernel for IpTablesVips {

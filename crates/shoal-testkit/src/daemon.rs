@@ -374,21 +374,8 @@ fn remove_containers_of(data_dir: &Path, engine_socket: Option<&Path>) {
 
 /// Deletes the VIP redirect rules the node's netplane added (commented with its ID).
 fn remove_vip_rules(node: &str) {
-    let Ok(out) = Command::new("iptables")
-        .args(["-t", "nat", "-S", "PREROUTING"])
-        .output()
-    else {
-        return;
-    };
-    let tag = format!("shoal-vip:{node}");
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Some(spec) = line.strip_prefix("-A ").filter(|_| line.contains(&tag)) else {
-            continue;
-        };
-        let _ = Command::new("iptables")
-            .args(["-t", "nat", "-D"])
-            // `-S` quotes the comment; the words themselves carry no spaces.
-            .args(spec.split_whitespace().map(|w| w.trim_matches('"')))
-            .output();
+    shoal_netplane::vip::IpTablesVips {
+        owner: node.to_string(),
     }
+    .clear_stale();
 }

@@ -68,14 +68,21 @@ async fn run(node_id: String, mut rx: watch::Receiver<Vec<OverlayNetwork>>) {
             return;
         }
     };
+    let iptables = IpTablesVips {
+        owner: node_id.clone(),
+    };
+    let iptables = match tokio::task::spawn_blocking(move || {
+        iptables.clear_stale();
+        iptables
+    })
+    .await
+    {
+        Ok(i) => i,
+        Err(_) => return,
+    };
     let mut kernel = Some((
         Overlay::new(IpRoute2),
-        VipPlumbing::new(
-            IpTablesVips {
-                owner: node_id.clone(),
-            },
-            vips.port(),
-        ),
+        VipPlumbing::new(iptables, vips.port()),
     ));
     loop {
         let changed = tokio::time::timeout(REFRESH, rx.changed()).await;
