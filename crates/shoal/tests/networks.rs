@@ -484,3 +484,76 @@ fn docker_visitor_counter_shares_its_count_through_a_store_found_by_name() {
         "one shared count: {counts:?}"
     );
 }
+
+/// A task on two networks (a reverse proxy's usual place) finds services of both by name,
+/// although its resolver is the first network's gateway.
+#[test]
+fn a_task_on_two_networks_finds_the_services_of_both() {
+    const IMAGE: &str = "shoal-test-busybox:1";
+    shoal_testkit::build_busybox_image(IMAGE).unwrap();
+    let d = Daemon::start(BIN, &["--driver", "docker"]).unwrap();
+    let init = json!({"ListenAddr": "127.0.0.1:0", "DefaultAddrPool": ["10.233.0.0/16"]});
+    let r = d.http("POST", "/swarm/init", Some(&init.to_string()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    success(d.docker(&["network", "create", "-d", "overlay", "front"]));
+    success(d.docker(&["network", "create", "-d", "overlay", "back"]));
+    let httpd = |text: &str| {
+        format!(
+            "/bin/busybox mkdir -p /www && echo {text} > /www/index.html && exec /bin/busybox httpd -f -p 80 -h /www"
+        )
+    };
+    for (name, net) in [("web", "front"), ("db", "back")] {
+        success(d.docker(&[
+            "service",
+            "create",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            net,
+            IMAGE,
+            "/bin/sh",
+            "-c",
+            &httpd(&format!("{name}-ok")),
+        ]));
+    }
+    success(d.docker(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "proxy",
+        "--network",
+        "front",
+        "--network",
+        "back",
+        IMAGE,
+        "/bin/busybox",
+        "sleep",
+        "600",
+    ]));
+    let proxy = shoal_testkit::wait_for(
+        "the proxy running",
+        std::time::Duration::from_secs(30),
+        || container_of("proxy"),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    for name in ["web", "db"] {
+        let script = format!(r#"printf "GET / HTTP/1.0\r\n\r\n" | /bin/busybox nc {name} 80"#);
+        shoal_testkit::wait_for(
+            &format!("{name}:80 from the proxy"),
+            std::time::Duration::from_secs(20),
+            || {
+                exec(&proxy, &["/bin/sh", "-c", &script])
+                    .filter(|a| a.contains(&format!("{name}-ok")))
+            },
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\nnslookup: {:?}\n{}",
+                exec(&proxy, &["/bin/busybox", "nslookup", name]),
+                d.log()
+            )
+        });
+    }
+}

@@ -31,10 +31,15 @@ impl Drop for Listener {
     }
 }
 
+/// Names for particular clients, by their address: a task on several networks resolves the
+/// names of all of them, whichever network's gateway its queries reach.
+pub type ClientNames = HashMap<Ipv4Addr, Names>;
+
 /// The DNS listeners of this node, one per local network gateway.
 pub struct Dns {
     upstream: Vec<SocketAddr>,
     listeners: HashMap<Ipv4Addr, Listener>,
+    clients: Arc<RwLock<ClientNames>>,
 }
 
 impl Dns {
@@ -43,6 +48,7 @@ impl Dns {
         Dns {
             upstream,
             listeners: HashMap::new(),
+            clients: Arc::default(),
         }
     }
 
@@ -58,10 +64,12 @@ impl Dns {
             .collect()
     }
 
-    /// Serves `tables` (listen address → names): new addresses are bound (a failure is
-    /// returned and retried on the next call: the gateway may not exist yet), names swapped
-    /// on those already served, and addresses no longer given closed.
-    pub fn apply(&mut self, tables: Vec<(Ipv4Addr, Names)>) -> Vec<String> {
+    /// Serves `tables` (listen address → names) and `clients` (names of particular clients,
+    /// before their listener's): new addresses are bound (a failure is returned and retried
+    /// on the next call: the gateway may not exist yet), names swapped on those already
+    /// served, and addresses no longer given closed.
+    pub fn apply(&mut self, tables: Vec<(Ipv4Addr, Names)>, clients: ClientNames) -> Vec<String> {
+        *self.clients.write().unwrap_or_else(|p| p.into_inner()) = clients;
         let wanted: HashMap<Ipv4Addr, Names> = tables.into_iter().collect();
         self.listeners.retain(|ip, _| wanted.contains_key(ip));
         let mut errors = Vec::new();
@@ -79,7 +87,7 @@ impl Dns {
                     let names = Arc::new(RwLock::new(names));
                     let task = tokio::spawn(serve(
                         Arc::new(socket),
-                        names.clone(),
+                        (names.clone(), self.clients.clone()),
                         self.upstream.clone(),
                     ));
                     self.listeners.insert(ip, Listener { names, task });
@@ -91,7 +99,11 @@ impl Dns {
     }
 }
 
-async fn serve(socket: Arc<UdpSocket>, names: Arc<RwLock<Names>>, upstream: Vec<SocketAddr>) {
+async fn serve(
+    socket: Arc<UdpSocket>,
+    (names, clients): (Arc<RwLock<Names>>, Arc<RwLock<ClientNames>>),
+    upstream: Vec<SocketAddr>,
+) {
     let turn = AtomicUsize::new(0);
     let mut buf = vec![0u8; 4096];
     loop {
@@ -100,8 +112,20 @@ async fn serve(socket: Arc<UdpSocket>, names: Arc<RwLock<Names>>, upstream: Vec<
         };
         let query = buf[..n].to_vec();
         let r = {
-            let names = names.read().unwrap_or_else(|p| p.into_inner());
-            reply(&names, &query, turn.fetch_add(1, Ordering::Relaxed))
+            let turn = turn.fetch_add(1, Ordering::Relaxed);
+            let clients = clients.read().unwrap_or_else(|p| p.into_inner());
+            let own = match client.ip() {
+                std::net::IpAddr::V4(ip) => clients.get(&ip),
+                std::net::IpAddr::V6(_) => None,
+            };
+            match own {
+                Some(names) => reply(names, &query, turn),
+                None => reply(
+                    &names.read().unwrap_or_else(|p| p.into_inner()),
+                    &query,
+                    turn,
+                ),
+            }
         };
         match r {
             Reply::Local(bytes) => {

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use shoal_netplane::dns::{Dns, Names};
+use shoal_netplane::dns::{ClientNames, Dns, Names};
 use shoal_netplane::overlay::{IpRoute2, Overlay, OverlayNet};
 use shoal_netplane::vip::{IpTablesVips, VipPlumbing, VipProxy, VipTable};
 use shoal_types::overlay::{OverlayNetwork, bridge_name};
@@ -90,7 +90,7 @@ async fn run(node_id: String, mut rx: watch::Receiver<Vec<OverlayNetwork>>) {
             return; // the runner is gone
         }
         let table = rx.borrow_and_update().clone();
-        for e in dns.apply(dns_tables(&table, &node_id)) {
+        for e in dns.apply(dns_tables(&table, &node_id), client_names(&table, &node_id)) {
             debug!(error = %e, "DNS not served yet");
         }
         let (vip_backends, vip_bridges) = vip_tables(&table, &node_id);
@@ -155,6 +155,31 @@ fn dns_tables(table: &[OverlayNetwork], node_id: &str) -> Vec<(Ipv4Addr, Names)>
         .filter(|n| n.has_tasks_on(node_id))
         .filter_map(|n| Some((n.gateway.parse().ok()?, names(n))))
         .collect()
+}
+
+/// For each local task on several networks, the names of all of them, under each of its
+/// addresses (its queries reach one network's gateway, from its address there).
+fn client_names(table: &[OverlayNetwork], node_id: &str) -> ClientNames {
+    let mut networks_of: BTreeMap<&str, Vec<(&OverlayNetwork, Ipv4Addr)>> = BTreeMap::new();
+    for n in table {
+        for e in n.endpoints.iter().filter(|e| e.node_id == node_id) {
+            if let Ok(ip) = e.ip.parse() {
+                networks_of.entry(&e.task_id).or_default().push((n, ip));
+            }
+        }
+    }
+    let mut out = ClientNames::new();
+    for nets in networks_of.values().filter(|v| v.len() > 1) {
+        let mut all = Names::default();
+        // A name two networks give resolves as the earliest network in the table has it.
+        for (n, _) in nets.iter().rev() {
+            all.0.extend(names(n).0);
+        }
+        for (_, ip) in nets {
+            out.insert(*ip, all.clone());
+        }
+    }
+    out
 }
 
 /// The addresses of a service's running tasks on a network.
