@@ -8,7 +8,8 @@
 //! turns it into listeners and this crate forwards:
 //!
 //! - TCP (`tcp.rs`): one task per connection, backends tried round-robin with a short connect
-//!   timeout, recently failed ones last (`balance.rs`), an optional PROXY protocol v2 header
+//!   timeout, recently failed ones last (`balance.rs`), and when none accepts, tried again
+//!   with the latest table for a moment (a task may be running but not yet listening), an optional PROXY protocol v2 header
 //!   ([`proxy_protocol`]), then both directions spliced with half-close and no idle timeout.
 //! - UDP (`udp.rs`): one flow per client address with its own connected socket to a backend;
 //!   replies leave through the listening socket; flows expire when idle.
@@ -47,6 +48,10 @@ pub struct MeshConfig {
     pub connect_timeout: Duration,
     /// How long a backend whose connect failed is tried after the others.
     pub failure_memory: Duration,
+    /// How long a TCP connection waits for some backend to accept when every one failed or
+    /// there is none (tasks that are starting, or a table about to change), trying again
+    /// every 50 ms, before it is reset. Zero: reset at once.
+    pub retry_for: Duration,
     /// A UDP flow with no datagram in either direction for this long is closed.
     pub udp_idle_timeout: Duration,
     /// The most UDP flows (client addresses) one port keeps; each holds a socket, so this
@@ -63,6 +68,7 @@ impl Default for MeshConfig {
         MeshConfig {
             connect_timeout: Duration::from_secs(1),
             failure_memory: Duration::from_secs(5),
+            retry_for: Duration::from_secs(2),
             udp_idle_timeout: Duration::from_secs(60),
             udp_max_flows: 4096,
             tcp_buffer_size: 64 * 1024,

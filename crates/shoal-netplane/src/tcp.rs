@@ -38,6 +38,9 @@ pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
+/// Between rounds of `connect_soon`.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 /// The accept loop of one port; ends when `stop` fires or its sender is dropped.
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -67,9 +70,7 @@ async fn proxy(mut client: TcpStream, peer: SocketAddr, ctx: Arc<PortCtx>) {
     // Request/response protocols would otherwise wait on Nagle plus delayed ACK at each hop.
     let _ = client.set_nodelay(true);
 
-    let pick = ctx.balancer.pick();
-    let proxy_protocol = pick.table.proxy_protocol;
-    let Some((mut backend, backend_addr)) = connect_any(&ctx, pick, peer).await else {
+    let Some((mut backend, backend_addr, proxy_protocol)) = connect_soon(&ctx, peer).await else {
         add(&ctx.counters.rejected, 1);
         reset(client);
         return;
@@ -103,6 +104,25 @@ async fn proxy(mut client: TcpStream, peer: SocketAddr, ctx: Arc<PortCtx>) {
             debug!(port = ctx.port, client = %peer, backend = %backend_addr, %error,
                 "mesh connection ended with an error");
         }
+    }
+}
+
+/// Connects to a backend, and when every one failed (or there is none), tries again with the
+/// latest table every `RETRY_PAUSE` for up to `retry_for`: a task that was just reported
+/// running may not listen yet, and the table may be about to gain one that does. Returns the
+/// connection, its backend and whether it wants a PROXY header.
+async fn connect_soon(ctx: &PortCtx, peer: SocketAddr) -> Option<(TcpStream, SocketAddr, bool)> {
+    let deadline = tokio::time::Instant::now() + ctx.config.retry_for;
+    loop {
+        let pick = ctx.balancer.pick();
+        let proxy_protocol = pick.table.proxy_protocol;
+        if let Some((stream, addr)) = connect_any(ctx, pick, peer).await {
+            return Some((stream, addr, proxy_protocol));
+        }
+        if tokio::time::Instant::now() + RETRY_PAUSE > deadline {
+            return None;
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
     }
 }
 

@@ -14,6 +14,17 @@ fn mesh() -> Mesh {
     Mesh::new(IpAddr::V4(LOCALHOST))
 }
 
+/// A mesh that resets a connection as soon as no backend accepts it.
+fn impatient_mesh() -> Mesh {
+    Mesh::with_config(
+        IpAddr::V4(LOCALHOST),
+        MeshConfig {
+            retry_for: Duration::ZERO,
+            ..MeshConfig::default()
+        },
+    )
+}
+
 #[tokio::test]
 async fn round_robin_over_three_backends() {
     let (a, _) = tcp_echo("a").await;
@@ -69,7 +80,7 @@ async fn assert_closed(mut stream: TcpStream) {
 
 #[tokio::test]
 async fn all_backends_dead_closes_the_client_after_trying_each_once() {
-    let mesh = mesh();
+    let mesh = impatient_mesh();
     let port = free_port();
     mesh.apply(vec![Route::tcp(port, vec![dead_addr(), dead_addr()])])
         .await;
@@ -81,7 +92,7 @@ async fn all_backends_dead_closes_the_client_after_trying_each_once() {
 
 #[tokio::test]
 async fn no_backends_accepts_and_closes_at_once() {
-    let mesh = mesh();
+    let mesh = impatient_mesh();
     let port = free_port();
     assert!(mesh.apply(vec![Route::tcp(port, vec![])]).await.is_empty());
     assert_closed(TcpStream::connect((LOCALHOST, port)).await.unwrap()).await;
@@ -247,4 +258,45 @@ async fn port_in_use_is_reported_and_retried_on_the_next_apply() {
     drop(occupant);
     assert!(mesh.apply(routes).await.is_empty());
     assert_eq!(ask_once(busy, "y").await, "a");
+}
+
+#[tokio::test]
+async fn a_backend_that_starts_listening_late_still_gets_the_connection() {
+    let mesh = mesh();
+    let port = free_port();
+    // Reserved now, listening only later: a task reported running before it listens.
+    let late = dead_addr();
+    mesh.apply(vec![Route::tcp(port, vec![late])]).await;
+    let server = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let listener = TcpListener::bind(late).await.unwrap();
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(b"late but here\n").await.unwrap();
+    });
+    let mut client = TcpStream::connect((LOCALHOST, port)).await.unwrap();
+    let mut got = String::new();
+    tokio::time::timeout(PATIENCE, client.read_to_string(&mut got))
+        .await
+        .expect("an answer")
+        .unwrap();
+    assert_eq!(got, "late but here\n");
+    server.await.unwrap();
+    assert!(mesh.stats()[&(port, Protocol::Tcp)].connect_failures >= 1);
+}
+
+#[tokio::test]
+async fn a_route_without_backends_waits_for_the_table_to_get_one() {
+    let mesh = std::sync::Arc::new(mesh());
+    let port = free_port();
+    mesh.apply(vec![Route::tcp(port, vec![])]).await;
+    let (backend, _echo) = tcp_echo("b").await;
+    let later = {
+        let mesh = mesh.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            mesh.apply(vec![Route::tcp(port, vec![backend])]).await;
+        })
+    };
+    assert_eq!(ask_once(port, "hello").await, "b");
+    later.await.unwrap();
 }

@@ -139,6 +139,17 @@ fn scenario(driver: &str) {
         (!std::path::Path::new(&proc_dir).exists()).then_some(())
     })
     .unwrap();
+    // …and known to be gone: with the docker driver the task's published port is held by
+    // Docker's userland proxy, which accepts and then closes while its container is dead, so
+    // only the mesh table (sent as the manager learns of the exit) keeps requests away. The
+    // pause covers the table's trip to the node.
+    wait_for(
+        "the killed task no longer running",
+        Duration::from_secs(10),
+        || (!running_pids(&d).contains(&pids[0])).then_some(()),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
     let failed: Vec<String> = (0..20).filter_map(|_| fetch(port).err()).collect();
     assert!(
         failed.is_empty(),
