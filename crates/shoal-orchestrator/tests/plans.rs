@@ -315,25 +315,26 @@ fn run_job(svc: &Service, tasks: Vec<T>) -> Plan {
 #[test]
 fn replicated_job_runs_to_total_completions_at_most_max_concurrent() {
     let svc = job(2, 5);
-    assert_eq!(created_slots(&run_job(&svc, vec![])), [1, 2]);
-    // Slot 1 completed, slot 2 running: one more may start.
+    // Slots count from 0, as in swarmkit.
+    assert_eq!(created_slots(&run_job(&svc, vec![])), [0, 1]);
+    // Slot 0 completed, slot 1 running: one more may start.
     let p = run_job(
         &svc,
         vec![
-            T::new("a", 1, "n1", TaskState::Complete),
-            T::new("b", 2, "n1", TaskState::Running),
+            T::new("a", 0, "n1", TaskState::Complete),
+            T::new("b", 1, "n1", TaskState::Running),
         ],
     );
-    assert_eq!(created_slots(&p), [3]);
+    assert_eq!(created_slots(&p), [2]);
     // Four done, one running: nothing more to start; completed tasks are never rerun.
-    let done: Vec<T> = (1..=4)
+    let done: Vec<T> = (0..4)
         .map(|i| T::new(&format!("d{i}"), i, "n1", TaskState::Complete))
         .collect();
     let mut all = done;
-    all.push(T::new("e", 5, "n1", TaskState::Running));
+    all.push(T::new("e", 4, "n1", TaskState::Running));
     assert!(run_job(&svc, all).actions.is_empty());
     // All five complete: done.
-    let done: Vec<T> = (1..=5)
+    let done: Vec<T> = (0..5)
         .map(|i| T::new(&format!("d{i}"), i, "n1", TaskState::Complete))
         .collect();
     assert!(run_job(&svc, done).actions.is_empty());
@@ -342,10 +343,15 @@ fn replicated_job_runs_to_total_completions_at_most_max_concurrent() {
 #[test]
 fn a_new_job_iteration_starts_over() {
     let mut svc = job(1, 1);
+    // What `docker service update --force` leaves: a new spec version and the next iteration.
     svc.spec_version = 2;
-    let p = run_job(&svc, vec![T::new("old", 1, "n1", TaskState::Complete)]);
+    svc.job_status = Some(shoal_types::service::JobStatus {
+        job_iteration: shoal_types::Version { index: 1 },
+        ..Default::default()
+    });
+    let p = run_job(&svc, vec![T::new("old", 0, "n1", TaskState::Complete)]);
     assert_eq!(desired(&p), [("old".to_string(), TaskState::Shutdown)]);
-    assert_eq!(created_slots(&p), [1]);
+    assert_eq!(created_slots(&p), [0]);
 }
 
 #[test]

@@ -66,8 +66,9 @@ impl OverlayNetwork {
     }
 }
 
-/// The local bridge a node attaches the network's tasks to (at most 15 characters, as Linux
-/// interface names must be).
-pub fn bridge_name(vni: u32) -> String {
-    format!("shoal{vni}")
+/// The local bridge a node attaches the network's tasks to: from the network's ID, which is
+/// unique even among swarms sharing one Docker Engine (as tests do), at most 15 characters
+/// as Linux interface names must be.
+pub fn bridge_name(network_id: &str) -> String {
+    format!("sh-{}", &network_id[..network_id.len().min(12)])
 }

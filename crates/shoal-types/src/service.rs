@@ -14,7 +14,7 @@ pub use bollard_stubs::models::{
     TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 
-use crate::meta::Meta;
+use crate::meta::{Meta, Version};
 
 /// `Endpoint`: the ports and virtual IPs the service actually got.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -67,6 +67,19 @@ pub struct ServiceStatus {
     pub completed_tasks: u64,
 }
 
+/// `JobStatus` of a job-mode service: which execution of the job is current. Every update of
+/// the service starts a new one (swarmkit: 0 at create, one more on each update); tasks carry
+/// the iteration they were made for, so clients and the orchestrator tell executions apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobStatus {
+    #[serde(default)]
+    pub job_iteration: Version,
+    /// When the current execution started (RFC 3339).
+    #[serde(default)]
+    pub last_execution: String,
+}
+
 /// The replication mode of a service, read from its spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -98,6 +111,9 @@ pub struct Service {
     pub update_status: Option<UpdateStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_status: Option<ServiceStatus>,
+    /// Set for job modes only (absent on replicated and global services, as in Docker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_status: Option<JobStatus>,
     /// Bumped when the task template or endpoint changes (internal); tasks remember the one
     /// they were made from, and are out of date when it differs.
     #[serde(
@@ -135,6 +151,13 @@ impl Service {
                 replicas: replicas.max(0) as u64,
             }
         }
+    }
+
+    /// The current job iteration (0 when the service has no `JobStatus`).
+    pub fn job_iteration(&self) -> u64 {
+        self.job_status
+            .as_ref()
+            .map_or(0, |j| j.job_iteration.index)
     }
 
     /// The task template (empty when the spec has none).

@@ -114,6 +114,9 @@ pub struct Task {
     pub status: TaskStatus,
     #[serde(default)]
     pub desired_state: TaskState,
+    /// For job-mode services, the service's `JobStatus.JobIteration` when the task was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_iteration: Option<crate::meta::Version>,
     /// The service's spec version this task was made from (internal).
     #[serde(rename = "ShoalSpecVersion", default, skip_serializing_if = "is_zero")]
     pub spec_version: u64,
@@ -202,6 +205,12 @@ impl TaskFile {
 }
 
 impl Task {
+    /// The job iteration this task belongs to; a task stored before tasks carried one counts
+    /// as iteration 0, the iteration of a service stored without a `JobStatus`.
+    pub fn job_iteration(&self) -> u64 {
+        self.job_iteration.map_or(0, |v| v.index)
+    }
+
     /// The task without its files' data (what an agent may keep on disk).
     pub fn without_files(&self) -> Task {
         Task {

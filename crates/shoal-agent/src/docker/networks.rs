@@ -57,9 +57,8 @@ fn create_request(a: &NetworkAttachment, node_id: &str) -> NetworkCreateRequest 
         .subnet()
         .map(|s| (s.subnet.clone(), s.gateway.clone()))
         .unwrap_or_default();
-    let vni = a.vni().unwrap_or_default();
     let options: HashMap<String, String> = [
-        ("com.docker.network.bridge.name", bridge_name(vni)),
+        ("com.docker.network.bridge.name", bridge_name(&a.network.id)),
         ("com.docker.network.driver.mtu", OVERLAY_MTU.to_string()),
     ]
     .into_iter()

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use shoal_store::StoreError;
 use shoal_types::service::{
-    EndpointPortConfig, ServiceEndpoint, ServiceSpec, ServiceStatus, UpdateStatus,
+    EndpointPortConfig, JobStatus, ServiceEndpoint, ServiceSpec, ServiceStatus, UpdateStatus,
 };
 use shoal_types::{Error, Filters, Kind, Mode, Service, Task, TaskState, Version};
 
@@ -37,6 +37,10 @@ impl Manager {
         let service = Service {
             id: shoal_types::new_id(),
             endpoint: endpoint_for(&spec, None),
+            job_status: is_job(&spec).then(|| JobStatus {
+                job_iteration: Version { index: 0 },
+                last_execution: now_rfc3339(),
+            }),
             spec,
             spec_version: 1,
             ..Default::default()
@@ -153,6 +157,7 @@ fn apply_update(
         return Err(rpc("Unimplemented", "renaming services is not supported"));
     }
     service.meta.version = Version { index: version };
+    start_next_iteration(&mut service);
     let old = service.spec.clone();
     let was_paused = service
         .update_status
@@ -192,14 +197,36 @@ fn apply_update(
         || service.spec.endpoint_spec != old.endpoint_spec
     {
         service.spec_version += 1;
-        // The orchestrator marks it completed once every slot runs the new spec.
-        if matches!(rollback, Rollback::None) {
+        // The orchestrator marks it completed once every slot runs the new spec. Jobs have
+        // no rolling update (each update re-runs them), so swarmkit leaves theirs unset.
+        if matches!(rollback, Rollback::None) && service.job_status.is_none() {
             service.update_status = Some(update_status("updating", "update in progress"));
         }
     }
     service.endpoint = endpoint_for(&service.spec, Some(&service.endpoint));
     super::port_alloc::assign(&mut service.endpoint, all, &service.id)?;
     Ok(service)
+}
+
+/// Whether a spec's mode is a job (`replicated-job` or `global-job`).
+fn is_job(spec: &ServiceSpec) -> bool {
+    spec.mode
+        .as_ref()
+        .is_some_and(|m| m.replicated_job.is_some() || m.global_job.is_some())
+}
+
+/// Every update of a job re-runs it (swarmkit's `UpdateService`: the iteration goes up by one
+/// and the execution time is now), so `docker service update --force` runs it again. A job
+/// stored without a `JobStatus` is at iteration 0 and moves on to 1.
+fn start_next_iteration(service: &mut Service) {
+    if !is_job(&service.spec) {
+        return;
+    }
+    let next = service.job_iteration() + 1;
+    service.job_status = Some(JobStatus {
+        job_iteration: Version { index: next },
+        last_execution: now_rfc3339(),
+    });
 }
 
 /// A status that starts now.
@@ -337,9 +364,14 @@ fn mode_name(m: Mode) -> &'static str {
 
 /// swarmkit's `ListServiceStatuses`: desired = replicas (replicated jobs: max concurrent;
 /// global: tasks whose desired state is running, or complete and not yet there for jobs);
-/// running = tasks in state running; completed (jobs) = tasks in state complete.
+/// running = tasks in state running; completed (jobs) = tasks in state complete. A job counts
+/// only tasks of its current iteration, so a re-run starts again from 0 completed.
 pub(crate) fn service_status(s: &Service, all_tasks: &[Task]) -> ServiceStatus {
-    let tasks = all_tasks.iter().filter(|t| t.service_id == s.id);
+    let job = matches!(s.mode(), Mode::ReplicatedJob { .. } | Mode::GlobalJob);
+    let tasks = all_tasks
+        .iter()
+        .filter(|t| t.service_id == s.id)
+        .filter(|t| !job || t.job_iteration() == s.job_iteration());
     let mut st = ServiceStatus::default();
     let global = match s.mode() {
         Mode::Replicated { replicas } => {
@@ -352,7 +384,6 @@ pub(crate) fn service_status(s: &Service, all_tasks: &[Task]) -> ServiceStatus {
         }
         Mode::Global | Mode::GlobalJob => true,
     };
-    let job = matches!(s.mode(), Mode::ReplicatedJob { .. } | Mode::GlobalJob);
     for t in tasks {
         let state = t.status.state;
         if state == TaskState::Running {

@@ -135,7 +135,7 @@ fn local_nets(table: &[OverlayNetwork], node_id: &str) -> Vec<OverlayNet> {
                 .collect();
             Some(OverlayNet {
                 vni: n.vni,
-                bridge: bridge_name(n.vni),
+                bridge: bridge_name(&n.id),
                 local,
                 remotes,
                 subnet: n.subnet.clone(),
@@ -202,7 +202,7 @@ fn vip_tables(table: &[OverlayNetwork], node_id: &str) -> (VipTable, BTreeMap<Ip
                 continue;
             };
             backends.insert(vip, serving(n, &s.id));
-            bridges.insert(vip, bridge_name(n.vni));
+            bridges.insert(vip, bridge_name(&n.id));
         }
     }
     (backends, bridges)
