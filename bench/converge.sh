@@ -102,6 +102,8 @@ cleanup() {
   if [ -n "$swarm_on" ]; then
     docker service rm "$SVC" >/dev/null 2>&1
     docker swarm leave --force >/dev/null 2>&1 || say "WARNING: 'docker swarm leave --force' failed; run it by hand"
+    # Swarm mode made this bridge for its containers and leaves it behind.
+    docker network rm docker_gwbridge >/dev/null 2>&1 || true
   fi
   # floor containers of this run.
   docker ps -aq --filter "label=$FLOOR_LABEL" | xargs -r docker rm -f >/dev/null 2>&1

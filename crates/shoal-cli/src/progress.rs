@@ -377,14 +377,21 @@ impl Progress {
     /// Jobs: done once the wanted number of tasks completed (no verification period).
     fn update_job(&mut self, snap: &Snapshot, mut out: Vec<Msg>) -> (Vec<Msg>, Outcome) {
         let mode = snap.service.spec.mode.clone().unwrap_or_default();
-        let completed = snap
+        // Only the current execution counts: an update re-runs the job (swarmkit's
+        // JobIteration), and the earlier run's completed tasks stay as history.
+        let iteration = snap.service.job_iteration();
+        let current: Vec<&TaskView> = snap
             .tasks
+            .iter()
+            .filter(|t| t.job_iteration.map_or(0, |v| v.index) == iteration)
+            .collect();
+        let completed = current
             .iter()
             .filter(|t| t.status.state == "complete")
             .count() as u64;
         let total = match mode.replicated_job {
             Some(j) => j.total_completions.unwrap_or(1).max(0) as u64,
-            None => snap.tasks.len() as u64,
+            None => current.len() as u64,
         };
         out.push(Msg::action(
             "job progress",

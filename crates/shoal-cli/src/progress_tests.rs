@@ -552,3 +552,32 @@ fn a_starting_task_with_a_health_check_says_it_waits_for_it() {
     );
     assert_eq!(msgs[2].text, "preparing");
 }
+
+#[test]
+fn a_re_run_job_counts_only_its_current_execution() {
+    // Iteration 1 of a 1-completion job: the completed task of iteration 0 is history.
+    let job = service(serde_json::json!({
+        "ID": "svc1", "JobStatus": {"JobIteration": {"Index": 1}},
+        "Spec": {"Name": "once", "Mode": {"ReplicatedJob": {"TotalCompletions": 1}},
+        "TaskTemplate": {"ContainerSpec": {"Image": "busybox"}}}}));
+    let iteration = |mut t: TaskView, i: u64| {
+        t.job_iteration = Some(shoal_types::Version { index: i });
+        t
+    };
+    let old = iteration(task("old", 0, "complete", "running", ""), 0);
+    let new = iteration(task("new", 0, "running", "running", ""), 1);
+    let mut p = Progress::new("once");
+    let mut r = Renderer::new(false, 0);
+    let (text, o) = plain(
+        &mut p,
+        &mut r,
+        0,
+        &snap(job.clone(), vec![old.clone(), new]),
+    );
+    assert_eq!(o, Outcome::Continue, "{text}");
+    assert!(text.contains("0 out of 1 complete"), "{text}");
+    let done = iteration(task("new", 0, "complete", "running", ""), 1);
+    let (text, o) = plain(&mut p, &mut r, 100, &snap(job, vec![old, done]));
+    assert_eq!(o, Outcome::Done, "{text}");
+    assert!(text.contains("1 out of 1 complete"), "{text}");
+}

@@ -26,6 +26,8 @@ pub struct TaskView {
     pub desired_state: String,
     pub status: TaskStatusView,
     pub spec: TaskSpecView,
+    /// For jobs: the execution the task belongs to (`JobIteration.Index`).
+    pub job_iteration: Option<shoal_types::Version>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
