@@ -200,13 +200,47 @@ async fn post_update(
     Ok(())
 }
 
+/// How often a read-modify-write of a service is tried when the service changed in between
+/// (the managers write a service's update status as its rollout moves on).
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// Reads the service, changes it with `change` and posts it back, reading it again and
+/// redoing the change when another write came in between ("update out of sequence").
+async fn read_modify_write(
+    c: &Client,
+    reference: &str,
+    (rollback, auth_from_spec): (bool, bool),
+    mut change: impl AsyncFnMut(&mut Service) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let mut attempt = 1;
+    loop {
+        let mut service = get_service(c, reference, false).await?;
+        change(&mut service).await?;
+        match post_update(c, &service, rollback, auth_from_spec).await {
+            Err(e)
+                if attempt < UPDATE_ATTEMPTS
+                    && e.to_string().contains("update out of sequence") =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn update(c: &Client, a: UpdateArgs) -> Result<(), CliError> {
-    let mut service = get_service(c, &a.service, false).await?;
-    merge_update(&mut service.spec, &a)?;
-    let s = &mut service.spec;
-    service_refs::apply(c, s, RefKind::Secret, &a.secret_add, &a.secret_rm).await?;
-    service_refs::apply(c, s, RefKind::Config, &a.config_add, &a.config_rm).await?;
-    post_update(c, &service, a.rollback, true).await?;
+    read_modify_write(
+        c,
+        &a.service,
+        (a.rollback, true),
+        async |service: &mut Service| {
+            merge_update(&mut service.spec, &a)?;
+            let s = &mut service.spec;
+            service_refs::apply(c, s, RefKind::Secret, &a.secret_add, &a.secret_rm).await?;
+            service_refs::apply(c, s, RefKind::Config, &a.config_add, &a.config_rm).await
+        },
+    )
+    .await?;
     println!("{}", a.service);
     if a.common.detach {
         return Ok(());
@@ -217,8 +251,7 @@ async fn update(c: &Client, a: UpdateArgs) -> Result<(), CliError> {
 /// docker's `runRollback`: the current spec posted back with `rollback=previous` (the daemon
 /// swaps in the previous spec), then the progress unless `-d`.
 async fn rollback(c: &Client, a: RollbackArgs) -> Result<(), CliError> {
-    let service = get_service(c, &a.service, false).await?;
-    post_update(c, &service, true, false).await?;
+    read_modify_write(c, &a.service, (true, false), async |_: &mut Service| Ok(())).await?;
     println!("{}", a.service);
     if a.detach {
         return Ok(());
@@ -276,18 +309,20 @@ async fn scale(c: &Client, a: ScaleArgs) -> Result<(), CliError> {
 }
 
 async fn scale_one(c: &Client, name: &str, replicas: u64) -> Result<(), CliError> {
-    let mut s = get_service(c, name, false).await?;
-    let mode = s.spec.mode.get_or_insert_with(Default::default);
-    if let Some(r) = mode.replicated.as_mut() {
-        r.replicas = Some(replicas as i64);
-    } else if let Some(j) = mode.replicated_job.as_mut() {
-        j.total_completions = Some(replicas as i64);
-    } else {
-        return Err(CliError::msg(
-            "scale can only be used with replicated or replicated-job mode",
-        ));
-    }
-    post_update(c, &s, false, false).await
+    read_modify_write(c, name, (false, false), async |s: &mut Service| {
+        let mode = s.spec.mode.get_or_insert_with(Default::default);
+        if let Some(r) = mode.replicated.as_mut() {
+            r.replicas = Some(replicas as i64);
+        } else if let Some(j) = mode.replicated_job.as_mut() {
+            j.total_completions = Some(replicas as i64);
+        } else {
+            return Err(CliError::msg(
+                "scale can only be used with replicated or replicated-job mode",
+            ));
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn rm(c: &Client, a: RmArgs) -> Result<(), CliError> {
