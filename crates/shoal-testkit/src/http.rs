@@ -117,3 +117,19 @@ fn dechunk(mut data: &[u8]) -> anyhow::Result<Vec<u8>> {
         data = &data[size + 2..];
     }
 }
+
+/// `GET /` over HTTP/1.0 on TCP `ip:port` (a published port, a task): the body of a `200`
+/// answer, or what went wrong (connect, write, read, or the whole answer when not a 200).
+pub fn http_get(ip: &str, port: u16) -> Result<String, String> {
+    let mut s = std::net::TcpStream::connect((ip, port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok();
+    write!(s, "GET / HTTP/1.0\r\nHost: test\r\n\r\n").map_err(|e| format!("write: {e}"))?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)
+        .map_err(|e| format!("read: {e} after {raw:?}"))?;
+    match raw.split_once("\r\n\r\n") {
+        Some((head, body)) if head.contains(" 200 ") => Ok(body.to_string()),
+        _ => Err(format!("answer: {raw:?}")),
+    }
+}

@@ -14,7 +14,7 @@ mod netns;
 pub use cluster::Cluster;
 pub use daemon::{Daemon, free_port, success};
 pub use engine::Engine;
-pub use http::{HttpResponse, request};
+pub use http::{HttpResponse, http_get, request};
 pub use netns::Net;
 
 /// Polls `f` every 50 ms until it returns `Some`, or fails after `timeout`.

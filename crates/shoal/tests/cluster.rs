@@ -676,13 +676,8 @@ fn force_new_cluster_recovers_the_swarm_from_one_surviving_manager() {
 
 /// `GET /` to `ip:port`; the replica that answered (whoami's `Task:` line).
 fn whoami_task(ip: &str, port: u16) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect((ip, port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET / HTTP/1.0\r\n\r\n").ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    raw.lines()
+    let body = shoal_testkit::http_get(ip, port).ok()?;
+    body.lines()
         .find(|l| l.starts_with("Task: "))
         .map(str::to_string)
 }

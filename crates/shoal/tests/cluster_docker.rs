@@ -4,11 +4,10 @@
 //! network.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shoal_testkit::{Cluster, wait_for};
+use shoal_testkit::{Cluster, http_get, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shoal");
 const DOCKER: &[&str] = &["--driver", "docker"];
@@ -41,13 +40,7 @@ fn web() -> Value {
 
 /// `GET /` on `ip:port`: the body of a 200 answer, trimmed.
 fn get(ip: &str, port: u16) -> Option<String> {
-    let mut s = std::net::TcpStream::connect((ip, port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET / HTTP/1.0\r\n\r\n").ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    head.contains(" 200 ").then(|| body.trim().to_string())
+    http_get(ip, port).ok().map(|b| b.trim().to_string())
 }
 
 /// The hostnames of the running containers in node `i`'s engine.

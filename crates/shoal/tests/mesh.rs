@@ -18,27 +18,12 @@ const IMAGE: &str = "shoal-test-busybox:1";
 
 /// `GET /` over HTTP/1.0 through the mesh; the body.
 fn get(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET / HTTP/1.0\r\nHost: test\r\n\r\n").ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    head.contains(" 200 ").then(|| body.to_string())
+    fetch(port).ok()
 }
 
 /// `GET /` as `get`, with what went wrong.
 fn fetch(port: u16) -> Result<String, String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    write!(s, "GET / HTTP/1.0\r\nHost: test\r\n\r\n").map_err(|e| format!("write: {e}"))?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw)
-        .map_err(|e| format!("read: {e} after {raw:?}"))?;
-    match raw.split_once("\r\n\r\n") {
-        Some((head, body)) if head.contains(" 200 ") => Ok(body.to_string()),
-        _ => Err(format!("answer: {raw:?}")),
-    }
+    shoal_testkit::http_get("127.0.0.1", port)
 }
 
 /// Which replica answered: whoami's `Port:` line (process tasks) or the container's hostname

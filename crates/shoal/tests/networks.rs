@@ -395,15 +395,9 @@ fn docker_tasks_find_each_other_by_name_on_an_overlay() {
 
 /// `GET /` on the node's published port: the body.
 fn get(port: u16) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .ok()?;
-    write!(s, "GET / HTTP/1.0\r\nHost: test\r\n\r\n").ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    head.contains(" 200 ").then(|| body.trim().to_string())
+    shoal_testkit::http_get("127.0.0.1", port)
+        .ok()
+        .map(|b| b.trim().to_string())
 }
 
 /// The user guides' visitor counter on one node with the docker driver: a Redis-protocol
