@@ -1,5 +1,5 @@
 //! The embedded DNS server of overlay networks: on each network's gateway address on this node
-//! (UDP port 53), names of the network's services answer with their addresses; every other
+//! (port 53, UDP and TCP), names of the network's services answer with their addresses; every other
 //! name is relayed to the node's own resolvers. With the docker driver, Docker's resolver
 //! inside each container (127.0.0.11) relays what it does not know here, because the driver
 //! gives the container the gateway as its DNS server.
@@ -12,22 +12,57 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-pub use answer::{Names, Reply, TTL, reply};
-use tokio::net::UdpSocket;
+pub use answer::{MAX_UDP, Names, Reply, TTL, Transport, reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
 /// How long a relayed query waits for the node's resolver.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a TCP connection may stay without a query before it is closed (RFC 7766 6.2.3
+/// asks servers to close idle ones; resolvers send their query at once).
+const TCP_IDLE: Duration = Duration::from_secs(10);
+
 struct Listener {
     names: Arc<RwLock<Names>>,
-    task: JoinHandle<()>,
+    tasks: [JoinHandle<()>; 2],
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The names a query is answered from: its client's own, else the listener's.
+#[derive(Clone)]
+struct Lookup {
+    names: Arc<RwLock<Names>>,
+    clients: Arc<RwLock<ClientNames>>,
+    turn: Arc<AtomicUsize>,
+}
+
+impl Lookup {
+    fn reply(&self, client: SocketAddr, query: &[u8], transport: Transport) -> Reply {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let clients = self.clients.read().unwrap_or_else(|p| p.into_inner());
+        let own = match client.ip() {
+            std::net::IpAddr::V4(ip) => clients.get(&ip),
+            std::net::IpAddr::V6(_) => None,
+        };
+        match own {
+            Some(names) => reply(names, query, turn, transport),
+            None => reply(
+                &self.names.read().unwrap_or_else(|p| p.into_inner()),
+                query,
+                turn,
+                transport,
+            ),
+        }
     }
 }
 
@@ -78,19 +113,20 @@ impl Dns {
                 *l.names.write().unwrap_or_else(|p| p.into_inner()) = names;
                 continue;
             }
-            match std::net::UdpSocket::bind((ip, 53)).and_then(|s| {
-                s.set_nonblocking(true)?;
-                UdpSocket::from_std(s)
-            }) {
-                Ok(socket) => {
+            match bind(ip) {
+                Ok((udp, tcp)) => {
                     info!(%ip, "DNS listening");
                     let names = Arc::new(RwLock::new(names));
-                    let task = tokio::spawn(serve(
-                        Arc::new(socket),
-                        (names.clone(), self.clients.clone()),
-                        self.upstream.clone(),
-                    ));
-                    self.listeners.insert(ip, Listener { names, task });
+                    let lookup = Lookup {
+                        names: names.clone(),
+                        clients: self.clients.clone(),
+                        turn: Arc::default(),
+                    };
+                    let tasks = [
+                        tokio::spawn(serve(Arc::new(udp), lookup.clone(), self.upstream.clone())),
+                        tokio::spawn(serve_tcp(tcp, lookup, self.upstream.clone())),
+                    ];
+                    self.listeners.insert(ip, Listener { names, tasks });
                 }
                 Err(e) => errors.push(format!("DNS on {ip}:53: {e}")),
             }
@@ -99,35 +135,23 @@ impl Dns {
     }
 }
 
-async fn serve(
-    socket: Arc<UdpSocket>,
-    (names, clients): (Arc<RwLock<Names>>, Arc<RwLock<ClientNames>>),
-    upstream: Vec<SocketAddr>,
-) {
-    let turn = AtomicUsize::new(0);
-    let mut buf = vec![0u8; 4096];
+/// Port 53 of `ip`, UDP and TCP.
+fn bind(ip: Ipv4Addr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let udp = std::net::UdpSocket::bind((ip, 53))?;
+    udp.set_nonblocking(true)?;
+    let tcp = std::net::TcpListener::bind((ip, 53))?;
+    tcp.set_nonblocking(true)?;
+    Ok((UdpSocket::from_std(udp)?, TcpListener::from_std(tcp)?))
+}
+
+async fn serve(socket: Arc<UdpSocket>, lookup: Lookup, upstream: Vec<SocketAddr>) {
+    let mut buf = vec![0u8; MAX_UDP];
     loop {
         let Ok((n, client)) = socket.recv_from(&mut buf).await else {
             continue;
         };
         let query = buf[..n].to_vec();
-        let r = {
-            let turn = turn.fetch_add(1, Ordering::Relaxed);
-            let clients = clients.read().unwrap_or_else(|p| p.into_inner());
-            let own = match client.ip() {
-                std::net::IpAddr::V4(ip) => clients.get(&ip),
-                std::net::IpAddr::V6(_) => None,
-            };
-            match own {
-                Some(names) => reply(names, &query, turn),
-                None => reply(
-                    &names.read().unwrap_or_else(|p| p.into_inner()),
-                    &query,
-                    turn,
-                ),
-            }
-        };
-        match r {
+        match lookup.reply(client, &query, Transport::Udp) {
             Reply::Local(bytes) => {
                 let _ = socket.send_to(&bytes, client).await;
             }
@@ -139,6 +163,83 @@ async fn serve(
     }
 }
 
+/// DNS over TCP (RFC 1035 4.2.2, RFC 7766): each message behind its two-byte length; a
+/// connection may carry several queries, answered in order.
+async fn serve_tcp(listener: TcpListener, lookup: Lookup, upstream: Vec<SocketAddr>) {
+    loop {
+        let Ok((conn, client)) = listener.accept().await else {
+            continue;
+        };
+        let (lookup, upstream) = (lookup.clone(), upstream.clone());
+        tokio::spawn(async move {
+            if let Err(e) = serve_conn(conn, client, &lookup, &upstream).await {
+                debug!(%client, error = %e, "DNS over TCP ended");
+            }
+        });
+    }
+}
+
+async fn serve_conn(
+    mut conn: TcpStream,
+    client: SocketAddr,
+    lookup: &Lookup,
+    upstream: &[SocketAddr],
+) -> std::io::Result<()> {
+    loop {
+        let query = match tokio::time::timeout(TCP_IDLE, read_framed(&mut conn)).await {
+            Ok(Ok(Some(q))) => q,
+            Ok(Ok(None)) | Err(_) => return Ok(()),
+            Ok(Err(e)) => return Err(e),
+        };
+        let answer = match lookup.reply(client, &query, Transport::Tcp) {
+            Reply::Local(bytes) => bytes,
+            Reply::Forward => match forward_tcp(&query, upstream).await {
+                Some(bytes) => bytes,
+                None => continue,
+            },
+            Reply::Drop => return Ok(()),
+        };
+        write_framed(&mut conn, &answer).await?;
+    }
+}
+
+/// One length-prefixed message, or `None` at a clean end of the stream.
+async fn read_framed(conn: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 2];
+    match conn.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    conn.read_exact(&mut msg).await?;
+    Ok(Some(msg))
+}
+
+async fn write_framed(conn: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
+    let len = u16::try_from(msg.len()).map_err(std::io::Error::other)?;
+    let mut out = Vec::with_capacity(msg.len() + 2);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(msg);
+    conn.write_all(&out).await
+}
+
+/// Relays a query over TCP to the first upstream resolver that answers.
+async fn forward_tcp(query: &[u8], up: &[SocketAddr]) -> Option<Vec<u8>> {
+    for server in up {
+        let relay = async {
+            let mut conn = TcpStream::connect(server).await?;
+            write_framed(&mut conn, query).await?;
+            read_framed(&mut conn).await
+        };
+        match tokio::time::timeout(FORWARD_TIMEOUT, relay).await {
+            Ok(Ok(Some(answer))) => return Some(answer),
+            _ => debug!(%server, "DNS relay over TCP got no answer"),
+        }
+    }
+    None
+}
+
 /// Relays one query to the first upstream resolver that answers, and its answer back.
 async fn forward(socket: Arc<UdpSocket>, client: SocketAddr, query: Vec<u8>, up: Vec<SocketAddr>) {
     for server in up {
@@ -148,7 +249,7 @@ async fn forward(socket: Arc<UdpSocket>, client: SocketAddr, query: Vec<u8>, up:
         if relay.send_to(&query, server).await.is_err() {
             continue;
         }
-        let mut buf = vec![0u8; 4096];
+        let mut buf = vec![0u8; MAX_UDP];
         match tokio::time::timeout(FORWARD_TIMEOUT, relay.recv_from(&mut buf)).await {
             Ok(Ok((n, _))) => {
                 let _ = socket.send_to(&buf[..n], client).await;
