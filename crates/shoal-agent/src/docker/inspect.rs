@@ -9,11 +9,6 @@ use shoal_types::task::ContainerStatus;
 use super::config::TASK_ID_LABEL;
 use crate::driver::{LogLine, LogSource, Observed, Phase};
 
-/// Whether the container is in `status`.
-pub fn is_status(c: &ContainerInspectResponse, status: ContainerStateStatusEnum) -> bool {
-    c.state.as_ref().and_then(|s| s.status) == Some(status)
-}
-
 /// The container as the driver reports it.
 pub fn observed(task_id: &str, c: &ContainerInspectResponse) -> Observed {
     let state = c.state.clone().unwrap_or_default();

@@ -27,7 +27,7 @@ use crate::driver::{
 };
 use crate::files;
 pub use config::{MANAGED_LABEL, TASK_ID_LABEL, create_body, grace_seconds, image_ref};
-use inspect::{has_healthcheck, is_status, observed};
+use inspect::{has_healthcheck, observed};
 
 /// Runs tasks as Docker containers.
 pub struct DockerDriver {
@@ -40,6 +40,9 @@ pub struct DockerDriver {
     /// Held while making Docker networks: the engine refuses a second create of a network
     /// still being made (for its subnet) before the first can be seen.
     networks: tokio::sync::Mutex<()>,
+    /// The tasks whose start the engine accepted, with whether their container has a health
+    /// check once read (so waiting on it needs no second inspect). Dropped at removal.
+    started: std::sync::Mutex<HashMap<String, Option<bool>>>,
 }
 
 impl DockerDriver {
@@ -61,6 +64,7 @@ impl DockerDriver {
             poll: Duration::from_millis(250),
             files_dir: None,
             networks: tokio::sync::Mutex::new(()),
+            started: Default::default(),
         }
     }
 
@@ -127,11 +131,6 @@ impl DockerDriver {
         let mut body = create_body(task, &self.node_id)?;
         self.install_files(task, &mut body)?;
         let image = body.image.clone().unwrap_or_default();
-        match self.docker.inspect_image(&image).await {
-            Ok(_) => {}
-            Err(e) if status_is(&e, 404) => return Err(DriverError::NoSuchImage(image)),
-            Err(e) => return Err(e.into()),
-        }
         if !task.networks.is_empty() {
             let _one_at_a_time = self.networks.lock().await;
             networks::ensure(&self.docker, task, &self.node_id).await?;
@@ -144,37 +143,71 @@ impl DockerDriver {
             // Created now, or by an earlier attempt (or agent run).
             Ok(_) => {}
             Err(e) if status_is(&e, 409) => {}
-            Err(e) if status_is(&e, 404) => return Err(DriverError::NoSuchImage(image)),
+            // The image is not asked for beforehand: the create says so itself, one engine
+            // call less per task (`docker run` does the same).
+            Err(e) if status_is(&e, 404) && message_has(&e, "No such image") => {
+                return Err(DriverError::NoSuchImage(image));
+            }
             Err(e) => return Err(e.into()),
         }
         networks::connect_rest(&self.docker, task).await
     }
 
+    /// Starts the created container. A runner only starts a task it has prepared in this
+    /// run (a restarted agent adopts STARTING and RUNNING tasks instead), so the container is
+    /// not inspected first: one engine call less per task. A start retried after the engine
+    /// accepted one is not sent again (a second start would run an exited container anew).
     async fn start_task(&self, task: &Task) -> Result<Observed, DriverError> {
         let name = task.container_name();
+        let sent = self.started.lock().expect("lock").contains_key(&task.id);
+        if !sent {
+            match self.docker.start_container(&name, None).await {
+                // 304: started by an earlier attempt whose answer was lost.
+                Ok(()) => {}
+                Err(e) if status_is(&e, 304) => {}
+                Err(e) if status_is(&e, 404) => return Err(DriverError::NotFound(name)),
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+                    return Err(DriverError::Start(message));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            self.started
+                .lock()
+                .expect("lock")
+                .insert(task.id.clone(), None);
+        }
         let c = self
             .inspect(&name)
             .await?
             .ok_or_else(|| DriverError::NotFound(name.clone()))?;
-        if !is_status(&c, bollard::models::ContainerStateStatusEnum::CREATED) {
+        let checked = has_healthcheck(&c);
+        self.started
+            .lock()
+            .expect("lock")
+            .insert(task.id.clone(), Some(checked));
+        if !checked {
             return Ok(observed(&task.id, &c));
         }
-        if let Err(e) = self.docker.start_container(&name, None).await {
-            return Err(match e {
-                bollard::errors::Error::DockerResponseServerError { message, .. } => {
-                    DriverError::Start(message)
-                }
-                other => other.into(),
-            });
-        }
-        if has_healthcheck(&c) {
-            self.wait_healthy(task).await?;
-        }
+        self.wait_healthy(task).await?;
         let c = self
             .inspect(&name)
             .await?
             .ok_or_else(|| DriverError::NotFound(name.clone()))?;
         Ok(observed(&task.id, &c))
+    }
+
+    /// Whether the task's container has a health check: known from its start, else (an
+    /// adopted task) asked of the engine.
+    async fn health_checked(&self, task: &Task) -> Result<bool, DriverError> {
+        if let Some(Some(known)) = self.started.lock().expect("lock").get(&task.id) {
+            return Ok(*known);
+        }
+        let name = task.container_name();
+        let c = self
+            .inspect(&name)
+            .await?
+            .ok_or(DriverError::NotFound(name))?;
+        Ok(has_healthcheck(&c))
     }
 
     /// Like moby, a task with a health check is RUNNING only once healthy; unhealthy first
@@ -238,11 +271,7 @@ impl DockerDriver {
 
     async fn wait_task(&self, task: &Task) -> Result<Exit, DriverError> {
         let name = task.container_name();
-        let c = self
-            .inspect(&name)
-            .await?
-            .ok_or_else(|| DriverError::NotFound(name.clone()))?;
-        if !has_healthcheck(&c) {
+        if !self.health_checked(task).await? {
             return Ok(Exit {
                 code: self.exit_code(&name).await?,
                 cause: None,
@@ -276,6 +305,7 @@ impl DockerDriver {
     }
 
     async fn remove_task(&self, task_id: &str) -> Result<(), DriverError> {
+        self.started.lock().expect("lock").remove(task_id);
         for (id, _) in self.containers(Some(task_id)).await? {
             let grace = match self.inspect(&id).await? {
                 Some(c) => c.config.and_then(|c| c.stop_timeout).unwrap_or(10),
@@ -340,6 +370,11 @@ fn async_stream_logs(
     futures::stream::once(async move { docker.logs(&name, Some(opts)) })
         .flatten()
         .map(|item| item.map(inspect::log_line).map_err(DriverError::from))
+}
+
+/// Whether a bollard error is the engine answering with a message containing `text`.
+fn message_has(e: &bollard::errors::Error, text: &str) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { message, .. } if message.contains(text))
 }
 
 /// Whether a bollard error is the engine answering with HTTP `code`.
