@@ -41,7 +41,7 @@ impl Cluster {
             managers,
             workers,
             extra_args,
-            init_spec,
+            json!({ "Spec": init_spec }),
             false,
         )
     }
@@ -56,7 +56,25 @@ impl Cluster {
         extra_args: &[&str],
         init_spec: Value,
     ) -> anyhow::Result<Cluster> {
-        Self::start_on(bin.as_ref(), managers, workers, extra_args, init_spec, true)
+        Self::start_with_engines_init(
+            bin,
+            managers,
+            workers,
+            extra_args,
+            json!({ "Spec": init_spec }),
+        )
+    }
+
+    /// Like `start_with_engines`, with the whole `swarm init` request but its `ListenAddr`
+    /// (e.g. `{"Spec": …, "DataPathPort": 7789}`).
+    pub fn start_with_engines_init(
+        bin: impl AsRef<Path>,
+        managers: usize,
+        workers: usize,
+        extra_args: &[&str],
+        init: Value,
+    ) -> anyhow::Result<Cluster> {
+        Self::start_on(bin.as_ref(), managers, workers, extra_args, init, true)
     }
 
     fn start_on(
@@ -64,7 +82,7 @@ impl Cluster {
         managers: usize,
         workers: usize,
         extra_args: &[&str],
-        init_spec: Value,
+        mut init: Value,
         with_engines: bool,
     ) -> anyhow::Result<Cluster> {
         anyhow::ensure!(managers >= 1, "a swarm needs a manager");
@@ -81,7 +99,7 @@ impl Cluster {
                 None => Daemon::start_in(bin, &net, host, extra_args)?,
             });
         }
-        let init = json!({"ListenAddr": nodes[0].cluster_addr(), "Spec": init_spec});
+        init["ListenAddr"] = json!(nodes[0].cluster_addr());
         let r = nodes[0].http("POST", "/swarm/init", Some(&init.to_string()));
         anyhow::ensure!(r.status == 200, "swarm init: {}", r.text());
         let mut cluster = Cluster {

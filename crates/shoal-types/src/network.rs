@@ -39,6 +39,17 @@ impl Network {
         self.spec.ingress == Some(true)
     }
 
+    /// The MTU its tasks' interfaces get.
+    pub fn mtu(&self) -> u32 {
+        self.spec
+            .options
+            .as_ref()
+            .and_then(|o| o.get(MTU_OPTION))
+            .and_then(|v| parse_mtu(v).ok())
+            .filter(|m| *m > 0)
+            .unwrap_or(DEFAULT_MTU)
+    }
+
     /// moby's `NetworkResource` JSON (`GET /networks/{id}`).
     pub fn to_api(&self) -> Value {
         let ipam_driver = self
@@ -66,16 +77,44 @@ impl Network {
             "ConfigFrom": {"Network": ""},
             "ConfigOnly": false,
             "Containers": {},
-            "Options": {
-                "com.docker.network.driver.overlay.vxlanid_list": self.vni.to_string(),
-            },
+            "Options": self.api_options(),
             "Labels": self.spec.labels.clone().unwrap_or_default(),
         })
     }
 }
 
+impl Network {
+    /// The driver options as moby shows them: the user's, and the VXLAN ID.
+    fn api_options(&self) -> Value {
+        let mut options = self.spec.options.clone().unwrap_or_default();
+        options.insert(VXLAN_OPTION.to_string(), self.vni.to_string());
+        json!(options)
+    }
+}
+
 /// The VXLAN ID option moby shows in a network's driver state.
 pub const VXLAN_OPTION: &str = "com.docker.network.driver.overlay.vxlanid_list";
+
+/// The driver option setting a network's MTU (`network create --opt
+/// com.docker.network.driver.mtu=1400`); without it overlays use 1450, the 1500 of a usual
+/// link less VXLAN's 50 bytes.
+pub const MTU_OPTION: &str = "com.docker.network.driver.mtu";
+
+/// An overlay's MTU when none is set.
+pub const DEFAULT_MTU: u32 = 1450;
+
+/// The MTU an `--opt com.docker.network.driver.mtu` value asks for (0: the default), or
+/// Docker's overlay driver's refusal.
+pub fn parse_mtu(value: &str) -> Result<u32, String> {
+    let mtu: i64 = value.trim().parse().map_err(|_| {
+        format!("failed to parse {value}: strconv.Atoi: parsing \"{value}\": invalid syntax")
+    })?;
+    // 68 is IPv4's smallest MTU; a VXLAN device takes at most 65535.
+    if mtu != 0 && !(68..=65535).contains(&mtu) {
+        return Err(format!("invalid MTU value: {mtu}"));
+    }
+    Ok(mtu as u32)
+}
 
 /// One of `Task.NetworksAttachments`: the network as it was when the task was made, and the
 /// task's address on it (`10.0.1.5/24`). The agent builds the task's side of the network from
@@ -142,7 +181,11 @@ impl Network {
                 },
                 driver_state: DriverState {
                     name: "overlay".into(),
-                    options: [(VXLAN_OPTION.to_string(), self.vni.to_string())].into(),
+                    options: [
+                        (VXLAN_OPTION.to_string(), self.vni.to_string()),
+                        (MTU_OPTION.to_string(), self.mtu().to_string()),
+                    ]
+                    .into(),
                 },
                 ipam_options: IpamOptions {
                     configs: vec![IpamSubnet {
@@ -157,6 +200,18 @@ impl Network {
 }
 
 impl NetworkAttachment {
+    /// The MTU of the task's interface on the network (attachments made before the option
+    /// was carried have none: the default).
+    pub fn mtu(&self) -> u32 {
+        self.network
+            .driver_state
+            .options
+            .get(MTU_OPTION)
+            .and_then(|v| v.parse().ok())
+            .filter(|m| *m > 0)
+            .unwrap_or(DEFAULT_MTU)
+    }
+
     /// The task's address without its prefix length.
     pub fn ip(&self) -> Option<std::net::Ipv4Addr> {
         let first = self.addresses.first()?;

@@ -19,6 +19,14 @@ pub struct OverlayNetwork {
     pub vni: u32,
     #[serde(default)]
     pub internal: bool,
+    /// The MTU of its tasks' interfaces and of the VXLAN devices (0 from older managers:
+    /// the default 1450).
+    #[serde(rename = "MTU", default)]
+    pub mtu: u32,
+    /// The swarm's data path port: where nodes send each other VXLAN packets (0 from older
+    /// managers: 4789).
+    #[serde(default)]
+    pub data_path_port: u16,
     /// Every task that holds an address on the network, sorted by address.
     pub endpoints: Vec<OverlayEndpoint>,
     /// Every service attached to the network, sorted by name.

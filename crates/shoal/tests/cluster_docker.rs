@@ -122,12 +122,18 @@ fn create(c: &Cluster, spec: Value) {
 #[test]
 fn the_visitor_counter_finds_its_store_by_name_across_nodes() {
     const DEMO: &str = "shoal-test-demo:1";
-    let c = Cluster::start_with_engines(BIN, 1, 2, DOCKER, fast()).expect("cluster");
+    // Not Docker's defaults (VXLAN on 4789, MTU 1450), to see both options carried through.
+    let init = json!({"Spec": fast(), "DataPathPort": 7789});
+    let c = Cluster::start_with_engines_init(BIN, 1, 2, DOCKER, init).expect("cluster");
     build_demo_image(&c, DEMO);
     let r = c.nodes[0].http(
         "POST",
         "/networks/create",
-        Some(&json!({"Name": "counter", "Driver": "overlay"}).to_string()),
+        Some(
+            &json!({"Name": "counter", "Driver": "overlay",
+                "Options": {"com.docker.network.driver.mtu": "1400"}})
+            .to_string(),
+        ),
     );
     assert_eq!(r.status, 201, "{}", r.text());
     create(
@@ -175,4 +181,43 @@ fn the_visitor_counter_finds_its_store_by_name_across_nodes() {
         );
         last = *counts.last().unwrap();
     }
+
+    // The visits crossed nodes on the swarm's data path port, at the network's MTU.
+    let vni = c.nodes[0].http("GET", "/networks/counter", None).json()["Options"]
+        ["com.docker.network.driver.overlay.vxlanid_list"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..3 {
+        let out = c
+            .net
+            .command(i, "ip")
+            .args(["-d", "link", "show", &format!("shvx{vni}")])
+            .output()
+            .unwrap();
+        let link = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            link.contains("dstport 7789") && link.contains("mtu 1400"),
+            "node {i}: {link}"
+        );
+    }
+    let bridges = c.engine(1).docker(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{index .Options \"com.docker.network.driver.mtu\"}}",
+        &format!("counter_{}", &network_id(&c)[..12]),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&bridges.stdout).trim(),
+        "1400",
+        "{bridges:?}"
+    );
+}
+
+fn network_id(c: &Cluster) -> String {
+    c.nodes[0].http("GET", "/networks/counter", None).json()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

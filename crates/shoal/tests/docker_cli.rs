@@ -27,6 +27,21 @@ fn docker_cli_drives_a_single_node_swarm() {
     assert!(info.contains(" Swarm: inactive"), "{info}");
 
     let port = free_port();
+    // A data path port outside the registered range is refused before anything is made.
+    let bad = d.docker(&[
+        "swarm",
+        "init",
+        "--data-path-port",
+        "80",
+        "--listen-addr",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("Datapath port number is not in valid range (1024-49151) : 80"),
+        "{err}"
+    );
     let init = ok(d.docker(&[
         "swarm",
         "init",

@@ -129,6 +129,33 @@ fn overlay_networks_with_subnets_from_the_pool_and_dockers_refusals() {
         r.text()
     );
 
+    // A bad MTU option gets the overlay driver's texts, and no network.
+    for (mtu, text) in [
+        (
+            "big",
+            "failed to parse big: strconv.Atoi: parsing \"big\": invalid syntax",
+        ),
+        ("70000", "invalid MTU value: 70000"),
+    ] {
+        let opt = format!("com.docker.network.driver.mtu={mtu}");
+        let err = fails(d.docker(&["network", "create", "-d", "overlay", "-o", &opt, "odd"]));
+        assert!(err.contains(text), "{err}");
+    }
+    success(d.docker(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "-o",
+        "com.docker.network.driver.mtu=1400",
+        "small",
+    ]));
+    assert_eq!(
+        inspect(&d, "small")["Options"]["com.docker.network.driver.mtu"],
+        "1400"
+    );
+    success(d.docker(&["network", "rm", "small"]));
+
     success(d.docker(&["service", "rm", "api"]));
     assert_eq!(
         success(d.docker(&["network", "rm", "backend", "front"]))
@@ -559,4 +586,100 @@ fn a_task_on_two_networks_finds_the_services_of_both() {
             )
         });
     }
+}
+
+/// Docker driver, one node: `network create --internal` keeps its tasks from everything
+/// outside the network (a host beyond this node, reached through it), while they still find
+/// each other by name and VIP; the same host answers a task on an ordinary overlay.
+#[test]
+fn an_internal_overlay_reaches_its_services_but_nothing_outside() {
+    const IMAGE: &str = "shoal-test-busybox:1";
+    shoal_testkit::build_busybox_image(IMAGE).unwrap();
+    // "Outside": a host of a private network of this test, answering HTTP on 8080.
+    let net = shoal_testkit::Net::new(1).unwrap();
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("index.html"), "outside-ok\n").unwrap();
+    let mut outside = net
+        .command(0, "/bin/busybox")
+        .args(["httpd", "-f", "-p", "8080", "-h"])
+        .arg(www.path())
+        .spawn()
+        .unwrap();
+    let outside_ip = net.ip(0);
+
+    let d = Daemon::start(BIN, &["--driver", "docker"]).unwrap();
+    let init = json!({"ListenAddr": "127.0.0.1:0", "DefaultAddrPool": ["10.232.0.0/16"]});
+    let r = d.http("POST", "/swarm/init", Some(&init.to_string()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    success(d.docker(&["network", "create", "-d", "overlay", "open"]));
+    success(d.docker(&["network", "create", "-d", "overlay", "--internal", "sealed"]));
+    assert_eq!(inspect(&d, "sealed")["Internal"], json!(true));
+    assert_eq!(inspect(&d, "open")["Internal"], json!(false));
+    success(d.docker(&[
+        "service", "create", "-d", "--name", "vault", "--network", "sealed", IMAGE,
+        "/bin/sh", "-c",
+        "/bin/busybox mkdir -p /www && echo vault-ok > /www/index.html && exec /bin/busybox httpd -f -p 80 -h /www",
+    ]));
+    for (name, network) in [("inner", "sealed"), ("outer", "open")] {
+        success(d.docker(&[
+            "service",
+            "create",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            network,
+            IMAGE,
+            "/bin/busybox",
+            "sleep",
+            "600",
+        ]));
+    }
+    let running = |service: &str| {
+        shoal_testkit::wait_for(
+            &format!("{service} running"),
+            std::time::Duration::from_secs(30),
+            || container_of(service),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", d.log()))
+    };
+    let (inner, outer) = (running("inner"), running("outer"));
+    let fetch = |container: &str, host: &str, port: u16| {
+        let script =
+            format!(r#"printf "GET / HTTP/1.0\r\n\r\n" | /bin/busybox nc -w 2 {host} {port}"#);
+        exec(container, &["/bin/sh", "-c", &script]).unwrap_or_default()
+    };
+
+    // The outside host is reachable from an ordinary overlay, through the node...
+    shoal_testkit::wait_for(
+        "the outside host from the open network",
+        std::time::Duration::from_secs(20),
+        || {
+            fetch(&outer, &outside_ip, 8080)
+                .contains("outside-ok")
+                .then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    // ...and the internal network's service by its name (the VIP).
+    shoal_testkit::wait_for(
+        "vault by name from the internal network",
+        std::time::Duration::from_secs(20),
+        || {
+            fetch(&inner, "vault", 80)
+                .contains("vault-ok")
+                .then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+    // But not the outside host, however often asked.
+    for _ in 0..3 {
+        let got = fetch(&inner, &outside_ip, 8080);
+        assert!(
+            !got.contains("outside-ok"),
+            "an internal network reached {outside_ip}: {got}"
+        );
+    }
+    let _ = outside.kill();
+    let _ = outside.wait();
 }

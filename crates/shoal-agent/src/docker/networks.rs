@@ -17,9 +17,6 @@ use shoal_types::overlay::bridge_name;
 
 use crate::driver::DriverError;
 
-/// The MTU of overlay tasks: 1500 less VXLAN's 50 bytes of headers.
-pub const OVERLAY_MTU: &str = "1450";
-
 /// The label naming the swarm network a Docker network stands for.
 const NETWORK_ID_LABEL: &str = "com.docker.swarm.network.id";
 /// The label naming the node that made it (as its containers carry).
@@ -59,7 +56,8 @@ fn create_request(a: &NetworkAttachment, node_id: &str) -> NetworkCreateRequest 
         .unwrap_or_default();
     let options: HashMap<String, String> = [
         ("com.docker.network.bridge.name", bridge_name(&a.network.id)),
-        ("com.docker.network.driver.mtu", OVERLAY_MTU.to_string()),
+        // 1450 unless the network sets one: 1500 less VXLAN's 50 bytes of headers.
+        ("com.docker.network.driver.mtu", a.mtu().to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

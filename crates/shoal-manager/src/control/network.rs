@@ -4,7 +4,7 @@
 //! plane that joins them across nodes is the networking issue's netplane.
 
 use shoal_store::{ReadTx, StoreError};
-use shoal_types::network::NetworkCreateRequest;
+use shoal_types::network::{MTU_OPTION, NetworkCreateRequest, parse_mtu};
 use shoal_types::{Cluster, Error, Filters, Kind, Network, Service, StoreObject};
 
 use super::lookup::resolve;
@@ -81,11 +81,23 @@ impl Manager {
         if spec.ingress == Some(true) {
             return Err(rpc("AlreadyExists", "ingress network already exists"));
         }
+        if let Some(v) = spec.options.as_ref().and_then(|o| o.get(MTU_OPTION)) {
+            parse_mtu(v).map_err(Error::invalid)?;
+        }
         let requested = spec
             .ipam
             .as_ref()
             .and_then(|i| i.config.as_ref())
             .and_then(|c| c.first().cloned());
+        if let Some(c) = &requested
+            && c.subnet.as_deref().unwrap_or("").is_empty()
+            && !c.gateway.as_deref().unwrap_or("").is_empty()
+        {
+            // The docker CLI's own check (`consolidateIpam`), for clients that skip it.
+            return Err(Error::invalid(
+                "every ip-range or gateway must have a corresponding subnet",
+            ));
+        }
         let cluster = self.cluster()?;
         let name = spec.name.clone();
         let id = shoal_types::new_id();

@@ -82,6 +82,7 @@ fn empty(n: &Network) -> OverlayNetwork {
         gateway: n.gateway.clone(),
         vni: n.vni,
         internal: n.spec.internal.unwrap_or(false),
+        mtu: n.mtu(),
         ..Default::default()
     }
 }

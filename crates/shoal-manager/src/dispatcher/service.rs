@@ -13,7 +13,7 @@ use shoal_store::{Event, Store, StoreError};
 use shoal_types::mesh::MeshRoute;
 use shoal_types::overlay::OverlayNetwork;
 use shoal_types::{
-    Network, Node, NodeDescription, NodeState, Service, Task, TaskState, TaskStatus,
+    Cluster, Network, Node, NodeDescription, NodeState, Service, Task, TaskState, TaskStatus,
 };
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -411,6 +411,14 @@ impl StreamCtx {
 fn tables(v: &shoal_store::ReadTx<'_>) -> (Vec<MeshRoute>, Vec<OverlayNetwork>) {
     let (services, tasks, nodes) = (v.list::<Service>(), v.list::<Task>(), v.list::<Node>());
     let routes = mesh_routes(&services, &tasks, &nodes);
-    let networks = overlay_table(&v.list::<Network>(), &services, &tasks, &nodes);
+    let mut networks = overlay_table(&v.list::<Network>(), &services, &tasks, &nodes);
+    let port = v
+        .list::<Cluster>()
+        .first()
+        .and_then(|c| u16::try_from(c.data_path_port).ok())
+        .unwrap_or(0);
+    for n in &mut networks {
+        n.data_path_port = port;
+    }
     (routes, networks)
 }

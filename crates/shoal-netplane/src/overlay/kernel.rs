@@ -4,7 +4,7 @@
 use std::io;
 use std::net::Ipv4Addr;
 
-use super::{OverlayNet, VXLAN_PORT, node_mac, vxlan_name};
+use super::{OverlayNet, node_mac, vxlan_name};
 use crate::cmd::run;
 
 /// What an overlay network needs from the kernel.
@@ -88,10 +88,11 @@ impl Kernel for IpRoute2 {
     fn create(&mut self, net: &OverlayNet) -> io::Result<()> {
         let dev = vxlan_name(net.vni);
         let _ = run("ip", &["link", "del", &dev]);
-        let (vni, local, port) = (
+        let (vni, local, port, mtu) = (
             net.vni.to_string(),
             net.local.to_string(),
-            VXLAN_PORT.to_string(),
+            net.port.to_string(),
+            net.mtu.to_string(),
         );
         run(
             "ip",
@@ -113,7 +114,7 @@ impl Kernel for IpRoute2 {
         let mac = mac_text(node_mac(net.local));
         run(
             "ip",
-            &["link", "set", &dev, "address", &mac, "mtu", "1450", "up"],
+            &["link", "set", &dev, "address", &mac, "mtu", &mtu, "up"],
         )?;
         Self::firewall(net, true)
     }

@@ -21,7 +21,8 @@ use std::net::Ipv4Addr;
 pub use kernel::{IpRoute2, Kernel};
 use tracing::warn;
 
-/// The VXLAN UDP port (IANA's, as Docker's overlay uses by default).
+/// The VXLAN UDP port (IANA's, as Docker's overlay uses by default; `swarm init
+/// --data-path-port` chooses another).
 pub const VXLAN_PORT: u16 = 4789;
 
 /// One overlay network as this node must build it.
@@ -36,6 +37,18 @@ pub struct OverlayNet {
     pub remotes: BTreeMap<Ipv4Addr, Ipv4Addr>,
     /// The subnet (CIDR): traffic within it is not masqueraded.
     pub subnet: String,
+    /// The UDP port VXLAN packets go to and come in on (the swarm's data path port).
+    pub port: u16,
+    /// The MTU of the VXLAN device: the network's, as its tasks' interfaces have it.
+    pub mtu: u32,
+}
+
+impl OverlayNet {
+    /// Whether `other` is served by the same device (only remote tasks differ, if anything).
+    fn same_device(&self, other: &OverlayNet) -> bool {
+        (self.local, &self.bridge, self.port, self.mtu)
+            == (other.local, &other.bridge, other.port, other.mtu)
+    }
 }
 
 /// The VXLAN device of network `vni`.
@@ -86,9 +99,7 @@ impl<K: Kernel> Overlay<K> {
         let mut failed = 0;
         for (vni, net) in wanted {
             let result = match self.current.get(&vni) {
-                Some(old) if old.local == net.local && old.bridge == net.bridge => {
-                    self.update(old.clone(), &net)
-                }
+                Some(old) if old.same_device(&net) => self.update(old.clone(), &net),
                 _ => self
                     .kernel
                     .create(&net)

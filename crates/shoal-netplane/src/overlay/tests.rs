@@ -51,6 +51,8 @@ fn net(vni: u32, remotes: &[(&str, &str)]) -> OverlayNet {
             .map(|(a, b)| (ip(a), ip(b)))
             .collect::<BTreeMap<_, _>>(),
         subnet: "10.0.1.0/24".into(),
+        port: VXLAN_PORT,
+        mtu: 1450,
     }
 }
 
@@ -113,4 +115,34 @@ fn a_failed_network_is_tried_again_from_scratch() {
 fn node_macs_are_derived_from_addresses() {
     assert_eq!(node_mac(ip("10.214.0.7")), [0x02, 0x5e, 10, 214, 0, 7]);
     assert_eq!(vxlan_name(4098), "shvx4098");
+}
+
+#[test]
+fn a_new_data_path_port_or_mtu_makes_the_device_anew() {
+    let mut o = Overlay::new(Fake::default());
+    let first = net(4098, &[("10.0.1.3", "192.168.1.2")]);
+    o.apply(vec![first.clone()]);
+    o.kernel.calls.clear();
+    for changed in [
+        OverlayNet {
+            mtu: 1400,
+            ..first.clone()
+        },
+        OverlayNet {
+            port: 7789,
+            mtu: 1400,
+            ..first.clone()
+        },
+    ] {
+        o.apply(vec![changed]);
+        assert_eq!(
+            o.kernel.calls,
+            [
+                "create 4098",
+                "add 4098 10.0.1.3 via 192.168.1.2",
+                "refresh 4098"
+            ]
+        );
+        o.kernel.calls.clear();
+    }
 }

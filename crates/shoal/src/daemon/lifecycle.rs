@@ -57,6 +57,7 @@ impl NodeRuntime {
             }
             return Err(Error::already_in_swarm());
         }
+        check_data_path_port(req.data_path_port)?;
         let (listener, listen, advertise) = self
             .bind_cluster_port(&req.listen_addr, &req.advertise_addr)
             .await?;
@@ -493,4 +494,14 @@ fn join_err(e: JoinError) -> Error {
 
 fn ca_err(e: shoal_ca::CaError) -> Error {
     Error::internal(format!("certificate authority: {e}"))
+}
+
+/// moby's `getDataPathPort`: 0 is the default (4789), else a registered port, 1024–49151.
+fn check_data_path_port(port: u32) -> Result<(), Error> {
+    if port == 0 || (1024..=49151).contains(&port) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "Datapath port number is not in valid range (1024-49151) : {port}"
+    )))
 }

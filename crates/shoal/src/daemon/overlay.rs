@@ -12,8 +12,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use shoal_netplane::dns::{ClientNames, Dns, Names};
-use shoal_netplane::overlay::{IpRoute2, Overlay, OverlayNet};
+use shoal_netplane::overlay::{IpRoute2, Overlay, OverlayNet, VXLAN_PORT};
 use shoal_netplane::vip::{IpTablesVips, VipPlumbing, VipProxy, VipTable};
+use shoal_types::network::DEFAULT_MTU;
 use shoal_types::overlay::{OverlayNetwork, bridge_name};
 use tokio::sync::watch;
 use tracing::{debug, warn};
@@ -139,6 +140,14 @@ fn local_nets(table: &[OverlayNetwork], node_id: &str) -> Vec<OverlayNet> {
                 local,
                 remotes,
                 subnet: n.subnet.clone(),
+                port: match n.data_path_port {
+                    0 => VXLAN_PORT,
+                    p => p,
+                },
+                mtu: match n.mtu {
+                    0 => DEFAULT_MTU,
+                    m => m,
+                },
             })
         })
         // A network with no task on another node needs nothing across nodes.
