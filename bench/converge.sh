@@ -137,10 +137,20 @@ running_tasks() {
 }
 containers_of() { docker ps -aq --filter "label=com.docker.swarm.service.id=$1" | wc -l; }
 
+# CPU ticks (user + system) so far of the shoal daemon and of dockerd ("shoal dockerd"); Swarm's
+# manager and agent live in dockerd, with the engine work both systems cause.
+cpu_ticks() {
+  local d
+  d=$(pgrep -o -x dockerd || true)
+  echo "$(awk '{ print $14 + $15 }' "/proc/$pid/stat") $(awk '{ print $14 + $15 }' "/proc/${d:-self}/stat")"
+}
+
 # converge SYSTEM N: one create → N running → remove → no containers cycle; appends a result row.
 converge() {
   local system=$1 n=$2 api host id t0 t1 t2 t3 c
   if [ "$system" = shoal ]; then api=$sock host=unix://$sock; else api=$engine_sock host=unix://$engine_sock; fi
+  local cpu0
+  cpu0=$(cpu_ticks)
   t0=$(now)
   id=$(DOCKER_HOST=$host docker service create -q --detach --no-resolve-image --name "$SVC" \
     --replicas "$n" --stop-grace-period "$STOP_GRACE" "$IMG" "${CMD[@]}" 2>"$dir/create.err") ||
@@ -154,6 +164,9 @@ converge() {
     sleep "$POLL"
   done
   t1=$(now)
+  local cpu
+  cpu=$(awk -v a="$cpu0" -v b="$(cpu_ticks)" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { split(a, x, " "); split(b, y, " "); printf "shoal %.2f s, dockerd %.2f s", (y[1] - x[1]) / hz, (y[2] - x[2]) / hz }')
   [ "$(containers_of "$id")" -ge "$n" ] || die "$system: $n tasks running but fewer containers on the engine"
   t2=$(now)
   DOCKER_HOST=$host docker service rm "$SVC" >/dev/null 2>"$dir/rm.err" ||
@@ -165,7 +178,7 @@ converge() {
   done
   t3=$(now)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$system" "$n" "$rep" "$(elapsed "$t0" "$t1")" "$(elapsed "$t2" "$t3")" "$t0" "$t1" >>"$results"
-  say "$(printf '%-5s N=%-3s rep %s: converge %6.3f s, remove %6.3f s' "$system" "$n" "$rep" "$(elapsed "$t0" "$t1")" "$(elapsed "$t2" "$t3")")"
+  say "$(printf '%-5s N=%-3s rep %s: converge %6.3f s, remove %6.3f s; CPU while converging: %s' "$system" "$n" "$rep" "$(elapsed "$t0" "$t1")" "$(elapsed "$t2" "$t3")" "$cpu")"
 }
 
 floor() {
