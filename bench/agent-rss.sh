@@ -18,6 +18,7 @@ else
   bin=${CARGO_TARGET_DIR:-$PWD/target}/release/shoal
 fi
 [ -x "$bin" ] || { echo "agent-rss: no executable at $bin" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "agent-rss: needs python3 (to read the lab's lab.json)" >&2; exit 1; }
 settle=${SETTLE:-5}
 replicas=${REPLICAS:-10}
 lab=${LAB_DIR:-/var/tmp/shoal-agent-rss-lab}
@@ -46,13 +47,14 @@ report() {
 report "worker, idle"
 shoal service create -d --name rss --replicas "$replicas" --constraint node.role==worker \
   busybox sleep 3600 >/dev/null
+running=0
 for _ in $(seq 300); do
   running=$(shoal service ps rss --filter desired-state=running 2>/dev/null | grep -c ' Running ' || true)
   [ "$running" -ge "$replicas" ] && break
   sleep 0.2
 done
+[ "$running" -ge "$replicas" ] || { echo "agent-rss: only $running of $replicas tasks running after 60 s" >&2; exit 1; }
 report "worker, $replicas tasks"
-cat "/proc/$wpid/smaps_rollup"
 # The binary's own resident pages, from smaps (the rest of "file-backed" is libc and friends).
 awk -v bin="$(readlink -f "$bin")" '
   /^[0-9a-f]+-[0-9a-f]+ / {cur = ($6 == bin)} cur && /^Rss:/ {s += $2}

@@ -140,9 +140,11 @@ containers_of() { docker ps -aq --filter "label=com.docker.swarm.service.id=$1" 
 # CPU ticks (user + system) so far of the shoal daemon and of dockerd ("shoal dockerd"); Swarm's
 # manager and agent live in dockerd, with the engine work both systems cause.
 cpu_ticks() {
-  local d
-  d=$(pgrep -o -x dockerd || true)
-  echo "$(awk '{ print $14 + $15 }' "/proc/$pid/stat") $(awk '{ print $14 + $15 }' "/proc/${d:-self}/stat")"
+  local d s
+  d=$(pgrep -o -x dockerd 2>/dev/null || true)
+  s=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo NaN)
+  # NaN when unknown (no pgrep, dockerd in another PID namespace): shown as "unknown", not 0.
+  echo "$s $([ -n "$d" ] && awk '{ print $14 + $15 }' "/proc/$d/stat" 2>/dev/null || echo NaN)"
 }
 
 # converge SYSTEM N: one create → N running → remove → no containers cycle; appends a result row.
@@ -166,7 +168,8 @@ converge() {
   t1=$(now)
   local cpu
   cpu=$(awk -v a="$cpu0" -v b="$(cpu_ticks)" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { split(a, x, " "); split(b, y, " "); printf "shoal %.2f s, dockerd %.2f s", (y[1] - x[1]) / hz, (y[2] - x[2]) / hz }')
+    'function d(i) { return (x[i] == "NaN" || y[i] == "NaN") ? "unknown" : sprintf("%.2f s", (y[i] - x[i]) / hz) }
+     BEGIN { split(a, x, " "); split(b, y, " "); printf "shoal %s, dockerd %s", d(1), d(2) }')
   [ "$(containers_of "$id")" -ge "$n" ] || die "$system: $n tasks running but fewer containers on the engine"
   t2=$(now)
   DOCKER_HOST=$host docker service rm "$SVC" >/dev/null 2>"$dir/rm.err" ||

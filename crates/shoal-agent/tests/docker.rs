@@ -12,7 +12,7 @@ use bollard::models::{HealthConfig, Mount, MountType};
 use bollard::query_parameters::BuildImageOptionsBuilder;
 use common::*;
 use futures::StreamExt;
-use shoal_agent::driver::{Driver, LogOptions, LogSource};
+use shoal_agent::driver::{Driver, LogOptions, LogSource, Phase};
 use shoal_agent::{DockerDriver, Worker};
 use shoal_types::{Task, TaskState};
 use tokio::sync::OnceCell;
@@ -394,4 +394,39 @@ async fn leftover_containers_are_removed() {
 async fn worker_keeping(node: &str, state: &std::path::Path) -> Worker {
     let d = Arc::new(DockerDriver::connect(SOCKET, node).await.unwrap());
     Worker::new(d, state, node).unwrap()
+}
+
+/// A start asked again of a container that already ran and exited (a driver that did not
+/// create it: an earlier agent run, or a retried start) reports how it ended instead of
+/// running it a second time.
+#[tokio::test]
+async fn a_start_of_an_exited_container_does_not_run_it_again() {
+    let node = "n-restart-exited";
+    let first = driver(node).await;
+    let t = task("t-exited", node, "echo once; exit 3");
+    first.prepare(&t).await.unwrap();
+    first.start(&t).await.unwrap();
+    let exit = first.wait(&t).await.unwrap();
+    assert_eq!(exit.code, 3);
+
+    // Another driver instance, as after an agent restart: the container exists (409 on create).
+    let second = Arc::new(DockerDriver::connect(SOCKET, node).await.unwrap());
+    second.prepare(&t).await.unwrap();
+    let o = second.start(&t).await.unwrap();
+    assert_eq!(o.phase, Phase::Exited, "{o:?}");
+    assert_eq!(o.container.exit_code, 3);
+    let docker = second.client();
+    let logs: Vec<_> = docker
+        .logs(
+            &t.container_name(),
+            Some(
+                bollard::query_parameters::LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .build(),
+            ),
+        )
+        .collect()
+        .await;
+    assert_eq!(logs.len(), 1, "ran once: {logs:?}");
+    second.remove(&t.id).await.unwrap();
 }

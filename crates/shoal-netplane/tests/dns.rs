@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 /// 127.0.0.0/8 is all loopback; each test takes an address of its own for port 53.
 const SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 53, 1);
 const SERVER_RELAY: Ipv4Addr = Ipv4Addr::new(127, 0, 53, 2);
+const SERVER_DEAD: Ipv4Addr = Ipv4Addr::new(127, 0, 53, 3);
 
 fn query(name: &str) -> Vec<u8> {
     let mut m = Message::query();
@@ -124,4 +125,23 @@ async fn other_names_are_relayed_over_tcp() {
     write_framed(&mut c, &query("tasks.web.")).await;
     let m = Message::from_vec(&read_framed(&mut c).await).unwrap();
     assert_eq!(addresses(&m).len(), 3);
+}
+
+#[tokio::test]
+async fn a_relay_nobody_answers_gets_servfail_over_tcp() {
+    // A resolver address where nothing listens: the relay fails at once.
+    let dead = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let up = dead.local_addr().unwrap();
+    drop(dead);
+    let mut dns = Dns::new(vec![up]);
+    let errors = dns.apply(vec![(SERVER_DEAD, big_names(1))], Default::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut c = TcpStream::connect((SERVER_DEAD, 53)).await.unwrap();
+    write_framed(&mut c, &query("example.org.")).await;
+    let m = Message::from_vec(&read_framed(&mut c).await).unwrap();
+    assert_eq!(m.metadata.id, 7);
+    assert_eq!(
+        m.metadata.response_code,
+        hickory_proto::op::ResponseCode::ServFail
+    );
 }

@@ -43,6 +43,8 @@ pub struct DockerDriver {
     /// The tasks whose start the engine accepted, with whether their container has a health
     /// check once read (so waiting on it needs no second inspect). Dropped at removal.
     started: std::sync::Mutex<HashMap<String, Option<bool>>>,
+    /// Tasks whose container this driver has just created and not yet tried to start.
+    fresh: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl DockerDriver {
@@ -65,6 +67,7 @@ impl DockerDriver {
             files_dir: None,
             networks: tokio::sync::Mutex::new(()),
             started: Default::default(),
+            fresh: Default::default(),
         }
     }
 
@@ -140,8 +143,10 @@ impl DockerDriver {
             .name(&task.container_name())
             .build();
         match self.docker.create_container(Some(options), body).await {
-            // Created now, or by an earlier attempt (or agent run).
-            Ok(_) => {}
+            Ok(_) => {
+                self.fresh.lock().expect("lock").insert(task.id.clone());
+            }
+            // Created by an earlier attempt (or agent run): `start_task` looks at it first.
             Err(e) if status_is(&e, 409) => {}
             // The image is not asked for beforehand: the create says so itself, one engine
             // call less per task (`docker run` does the same).
@@ -153,16 +158,29 @@ impl DockerDriver {
         networks::connect_rest(&self.docker, task).await
     }
 
-    /// Starts the created container. A runner only starts a task it has prepared in this
-    /// run (a restarted agent adopts STARTING and RUNNING tasks instead), so the container is
-    /// not inspected first: one engine call less per task. A start retried after the engine
-    /// accepted one is not sent again (a second start would run an exited container anew).
+    /// Starts the created container. One this driver has just created (the usual case) is
+    /// started without asking the engine first: one call less per task. Any other (made by
+    /// an earlier agent run, or a start being retried, whose answer may have been lost) is
+    /// inspected first and started only if it never ran: starting an exited container would
+    /// run it anew instead of reporting how it ended.
     async fn start_task(&self, task: &Task) -> Result<Observed, DriverError> {
         let name = task.container_name();
+        let fresh = self.fresh.lock().expect("lock").remove(&task.id);
         let sent = self.started.lock().expect("lock").contains_key(&task.id);
-        if !sent {
+        if !fresh && !sent {
+            let c = self
+                .inspect(&name)
+                .await?
+                .ok_or_else(|| DriverError::NotFound(name.clone()))?;
+            if observed(&task.id, &c).phase != Phase::Created {
+                self.started
+                    .lock()
+                    .expect("lock")
+                    .insert(task.id.clone(), None);
+            }
+        }
+        if !self.started.lock().expect("lock").contains_key(&task.id) {
             match self.docker.start_container(&name, None).await {
-                // 304: started by an earlier attempt whose answer was lost.
                 Ok(()) => {}
                 Err(e) if status_is(&e, 304) => {}
                 Err(e) if status_is(&e, 404) => return Err(DriverError::NotFound(name)),
@@ -306,6 +324,7 @@ impl DockerDriver {
 
     async fn remove_task(&self, task_id: &str) -> Result<(), DriverError> {
         self.started.lock().expect("lock").remove(task_id);
+        self.fresh.lock().expect("lock").remove(task_id);
         for (id, _) in self.containers(Some(task_id)).await? {
             let grace = match self.inspect(&id).await? {
                 Some(c) => c.config.and_then(|c| c.stop_timeout).unwrap_or(10),

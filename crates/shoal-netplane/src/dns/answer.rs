@@ -86,6 +86,23 @@ pub fn reply(names: &Names, query: &[u8], turn: usize, transport: Transport) -> 
     }
 }
 
+/// SERVFAIL for `query` (RFC 7766 asks for an answer over TCP when a relay failed, not
+/// silence), or `None` when it cannot be read.
+pub fn server_failure(query: &[u8]) -> Option<Vec<u8>> {
+    let request = Message::from_vec(query).ok()?;
+    let mut response = Message::error_msg(
+        request.metadata.id,
+        request.metadata.op_code,
+        ResponseCode::ServFail,
+    );
+    response.metadata.recursion_desired = request.metadata.recursion_desired;
+    response.metadata.recursion_available = true;
+    if let Some(q) = request.queries.first() {
+        response.add_query(q.clone());
+    }
+    response.to_vec().ok()
+}
+
 /// The response's bytes within `limit`: answers are dropped from the end until it fits, and
 /// TC is set if any was.
 fn fit(mut response: Message, limit: usize) -> Option<Vec<u8>> {

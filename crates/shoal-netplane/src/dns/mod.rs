@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-pub use answer::{MAX_UDP, Names, Reply, TTL, Transport, reply};
+pub use answer::{MAX_UDP, Names, Reply, TTL, Transport, reply, server_failure};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
@@ -21,9 +21,12 @@ use tracing::{debug, info};
 /// How long a relayed query waits for the node's resolver.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How long a TCP connection may stay without a query before it is closed (RFC 7766 6.2.3
-/// asks servers to close idle ones; resolvers send their query at once).
+/// How long a TCP connection may stay without a query (or an answer go unread) before it is
+/// closed (RFC 7766 6.2.3 asks servers to close idle ones; resolvers send their query at once).
 const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// TCP connections served at once per listener.
+const MAX_TCP: usize = 64;
 
 struct Listener {
     names: Arc<RwLock<Names>>,
@@ -164,14 +167,31 @@ async fn serve(socket: Arc<UdpSocket>, lookup: Lookup, upstream: Vec<SocketAddr>
 }
 
 /// DNS over TCP (RFC 1035 4.2.2, RFC 7766): each message behind its two-byte length; a
-/// connection may carry several queries, answered in order.
+/// connection may carry several queries, answered in order. Connections are tasks of this
+/// loop's own set, so closing the listener ends them too, and at most `MAX_TCP` are served
+/// at once (more are closed at once): any task on the network can connect.
 async fn serve_tcp(listener: TcpListener, lookup: Lookup, upstream: Vec<SocketAddr>) {
+    let mut conns = tokio::task::JoinSet::new();
     loop {
-        let Ok((conn, client)) = listener.accept().await else {
-            continue;
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            Some(_) = conns.join_next() => continue,
         };
+        let (conn, client) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // E.g. out of file descriptors: do not spin on it.
+                debug!(error = %e, "DNS over TCP: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if conns.len() >= MAX_TCP {
+            debug!(%client, "DNS over TCP: too many connections; closed");
+            continue;
+        }
         let (lookup, upstream) = (lookup.clone(), upstream.clone());
-        tokio::spawn(async move {
+        conns.spawn(async move {
             if let Err(e) = serve_conn(conn, client, &lookup, &upstream).await {
                 debug!(%client, error = %e, "DNS over TCP ended");
             }
@@ -195,11 +215,18 @@ async fn serve_conn(
             Reply::Local(bytes) => bytes,
             Reply::Forward => match forward_tcp(&query, upstream).await {
                 Some(bytes) => bytes,
-                None => continue,
+                None => match server_failure(&query) {
+                    Some(bytes) => bytes,
+                    None => return Ok(()),
+                },
             },
             Reply::Drop => return Ok(()),
         };
-        write_framed(&mut conn, &answer).await?;
+        // A client that stops reading must not hold the connection for good.
+        match tokio::time::timeout(TCP_IDLE, write_framed(&mut conn, &answer)).await {
+            Ok(r) => r?,
+            Err(_) => return Ok(()),
+        }
     }
 }
 
