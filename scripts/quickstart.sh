@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -j2 -p shoal
-bin=$PWD/target/debug/shoal
+bin=${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal
 dir=$(mktemp -d /tmp/shoal-quickstart-XXXX)
 export SHOAL_HOST=unix://$dir/shoal.sock
 engine=unix:///var/run/docker.sock
