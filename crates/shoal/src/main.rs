@@ -90,14 +90,7 @@ fn main() {
         }
         _ => {}
     }
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { EX_USAGE } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
-        }
-    };
+    let cli: Cli = parse_or_exit(argv);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let code = match cli.command {
         Command::Daemon(args) => run_daemon(args, cli.host.as_deref()),
