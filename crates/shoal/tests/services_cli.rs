@@ -264,6 +264,25 @@ fn docker_cli_service_commands() {
     ]));
     assert_eq!(prev.trim(), r#"["X=1"]"#);
 
+    // The managers write the service's UpdateStatus as the detached update rolls on (as
+    // swarmkit's updater does), and the docker CLI does not retry a write that raced one
+    // ("update out of sequence", against Swarm too): let the update settle first. Its tasks
+    // never run here (the image is not on the engine), so it settles paused.
+    shoal_testkit::wait_for(
+        "the env update settled",
+        std::time::Duration::from_secs(60),
+        || {
+            let state = ok(d.docker(&[
+                "service",
+                "inspect",
+                "--format",
+                "{{.UpdateStatus.State}}",
+                "web",
+            ]));
+            matches!(state.trim(), "paused" | "completed").then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
     assert_eq!(
         ok(d.docker(&["service", "scale", "--detach", "web=5"])).trim(),
         "web scaled to 5"
