@@ -40,9 +40,9 @@ pub struct DockerDriver {
     /// Held while making Docker networks: the engine refuses a second create of a network
     /// still being made (for its subnet) before the first can be seen.
     networks: tokio::sync::Mutex<()>,
-    /// The tasks whose start the engine accepted, with whether their container has a health
-    /// check once read (so waiting on it needs no second inspect). Dropped at removal.
-    started: std::sync::Mutex<HashMap<String, Option<bool>>>,
+    /// Whether each started task's container has a health check, read at its start so
+    /// waiting on it needs no second inspect. Dropped at removal.
+    health_checks: std::sync::Mutex<HashMap<String, bool>>,
     /// Tasks whose container this driver has just created and not yet tried to start.
     fresh: std::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -66,7 +66,7 @@ impl DockerDriver {
             poll: Duration::from_millis(250),
             files_dir: None,
             networks: tokio::sync::Mutex::new(()),
-            started: Default::default(),
+            health_checks: Default::default(),
             fresh: Default::default(),
         }
     }
@@ -158,28 +158,10 @@ impl DockerDriver {
         networks::connect_rest(&self.docker, task).await
     }
 
-    /// Starts the created container. One this driver has just created (the usual case) is
-    /// started without asking the engine first: one call less per task. Any other (made by
-    /// an earlier agent run, or a start being retried, whose answer may have been lost) is
-    /// inspected first and started only if it never ran: starting an exited container would
-    /// run it anew instead of reporting how it ended.
+    /// Starts the created container, unless it has run already (see `needs_start`).
     async fn start_task(&self, task: &Task) -> Result<Observed, DriverError> {
         let name = task.container_name();
-        let fresh = self.fresh.lock().expect("lock").remove(&task.id);
-        let sent = self.started.lock().expect("lock").contains_key(&task.id);
-        if !fresh && !sent {
-            let c = self
-                .inspect(&name)
-                .await?
-                .ok_or_else(|| DriverError::NotFound(name.clone()))?;
-            if observed(&task.id, &c).phase != Phase::Created {
-                self.started
-                    .lock()
-                    .expect("lock")
-                    .insert(task.id.clone(), None);
-            }
-        }
-        if !self.started.lock().expect("lock").contains_key(&task.id) {
+        if self.needs_start(task).await? {
             match self.docker.start_container(&name, None).await {
                 Ok(()) => {}
                 Err(e) if status_is(&e, 304) => {}
@@ -189,20 +171,16 @@ impl DockerDriver {
                 }
                 Err(e) => return Err(e.into()),
             }
-            self.started
-                .lock()
-                .expect("lock")
-                .insert(task.id.clone(), None);
         }
         let c = self
             .inspect(&name)
             .await?
             .ok_or_else(|| DriverError::NotFound(name.clone()))?;
         let checked = has_healthcheck(&c);
-        self.started
+        self.health_checks
             .lock()
             .expect("lock")
-            .insert(task.id.clone(), Some(checked));
+            .insert(task.id.clone(), checked);
         if !checked {
             return Ok(observed(&task.id, &c));
         }
@@ -214,10 +192,27 @@ impl DockerDriver {
         Ok(observed(&task.id, &c))
     }
 
+    /// Whether the container still needs its start. One this driver has just created (the
+    /// usual case) does, without asking the engine: one call less per task. Any other (made
+    /// by an earlier agent run, or a start being retried, whose answer may have been lost) is
+    /// asked of the engine, and started only if it never ran: starting an exited container
+    /// would run it anew instead of reporting how it ended.
+    async fn needs_start(&self, task: &Task) -> Result<bool, DriverError> {
+        if self.fresh.lock().expect("lock").remove(&task.id) {
+            return Ok(true);
+        }
+        let name = task.container_name();
+        let c = self
+            .inspect(&name)
+            .await?
+            .ok_or(DriverError::NotFound(name))?;
+        Ok(observed(&task.id, &c).phase == Phase::Created)
+    }
+
     /// Whether the task's container has a health check: known from its start, else (an
     /// adopted task) asked of the engine.
     async fn health_checked(&self, task: &Task) -> Result<bool, DriverError> {
-        if let Some(Some(known)) = self.started.lock().expect("lock").get(&task.id) {
+        if let Some(known) = self.health_checks.lock().expect("lock").get(&task.id) {
             return Ok(*known);
         }
         let name = task.container_name();
@@ -323,7 +318,7 @@ impl DockerDriver {
     }
 
     async fn remove_task(&self, task_id: &str) -> Result<(), DriverError> {
-        self.started.lock().expect("lock").remove(task_id);
+        self.health_checks.lock().expect("lock").remove(task_id);
         self.fresh.lock().expect("lock").remove(task_id);
         for (id, _) in self.containers(Some(task_id)).await? {
             let grace = match self.inspect(&id).await? {
